@@ -1,0 +1,1 @@
+"""The `decision-review` command line: thin commands that parse arguments and call one service."""
