@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from decision_review import __version__
-from decision_review.cli import audit, models, policy
+from decision_review.cli import audit, datasets, models, policy
 from decision_review.errors import DecisionReviewError
 
 app = typer.Typer(
@@ -31,7 +31,7 @@ def _root() -> None:
     """Score, decide, review and audit regulated approvals."""
 
 
-for group in (models, policy, audit):
+for group in (datasets, models, policy, audit):
     group.register(app)
 
 
