@@ -1,0 +1,133 @@
+"""Turn raw fields into the model's numeric matrix: numbers as they are, categories one-hot.
+
+Why one-hot with fixed categories, done here in numpy rather than xgboost's native categoricals:
+the layout is a plain JSON description (no code to load), an unseen category becomes all zeros
+(the case is scored as "none of the known categories" and flagged by the contract check), a
+missing value stays NaN so the trees' learned default direction handles it, and every matrix
+column belongs to exactly one field, so SHAP values of the columns sum back to their field with
+TreeSHAP's exactness intact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from decision_review.errors import InvalidInput
+from decision_review.schemas import FieldKind, InputContract
+
+
+@dataclass(frozen=True)
+class EncodedField:
+    """One model-input field and the matrix columns [start, stop) it occupies."""
+
+    name: str
+    kind: FieldKind
+    start: int
+    stop: int
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OneHotLayout:
+    """The column layout of the model matrix; saved as preprocess.json beside the booster."""
+
+    fields: tuple[EncodedField, ...]
+
+    @classmethod
+    def from_contract(cls, contract: InputContract) -> OneHotLayout:
+        fields, start = [], 0
+        for spec in contract.fields:
+            if not spec.model_input:
+                continue
+            if spec.kind is FieldKind.NUMERIC:
+                fields.append(EncodedField(spec.name, spec.kind, start, start + 1))
+                start += 1
+            else:
+                cats = tuple(spec.categories or ())
+                fields.append(EncodedField(spec.name, spec.kind, start, start + len(cats), cats))
+                start += len(cats)
+        return cls(tuple(fields))
+
+    @property
+    def n_columns(self) -> int:
+        return self.fields[-1].stop if self.fields else 0
+
+    @property
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    @property
+    def columns(self) -> list[str]:
+        """Readable column names, ``field`` or ``field=category``."""
+        out: list[str] = []
+        for f in self.fields:
+            out.extend([f.name] if f.kind is FieldKind.NUMERIC else [f"{f.name}={c}" for c in f.categories])
+        return out
+
+    @property
+    def field_starts(self) -> np.ndarray:
+        """First column of each field, for folding column values back to fields with ``np.add.reduceat``."""
+        return np.array([f.start for f in self.fields], dtype=np.intp)
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        """The float32 model matrix for `frame` (checked cases), vectorised per field, not per row."""
+        missing = [f.name for f in self.fields if f.name not in frame.columns]
+        if missing:
+            raise InvalidInput(
+                f"cases lack model input column(s) {missing}; check them with check_cases first"
+            )
+        n = len(frame)
+        out = np.zeros((n, self.n_columns), dtype=np.float32)
+        rows = np.arange(n)
+        for f in self.fields:
+            column = frame[f.name]
+            if f.kind is FieldKind.NUMERIC:
+                try:
+                    out[:, f.start] = column.to_numpy(dtype=np.float32, na_value=np.nan)
+                except (TypeError, ValueError) as exc:
+                    raise InvalidInput(
+                        f"field {f.name!r} holds values that are not numbers; "
+                        "check the cases with check_cases first"
+                    ) from exc
+                continue
+            codes = pd.Index(f.categories).get_indexer(column.astype("str"))
+            known = codes >= 0
+            out[rows[known], f.start + codes[known]] = 1.0
+            absent = column.isna().to_numpy()
+            if absent.any():
+                out[absent, f.start : f.stop] = np.nan
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "encoding": "one-hot (fixed categories; unseen -> all zeros; missing -> NaN), numbers as float32",
+            "columns": self.columns,
+            "fields": [
+                {
+                    "name": f.name,
+                    "kind": f.kind.value,
+                    "start": f.start,
+                    "stop": f.stop,
+                    "categories": list(f.categories),
+                }
+                for f in self.fields
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> OneHotLayout:
+        return cls(
+            tuple(
+                EncodedField(
+                    name=f["name"],
+                    kind=FieldKind(f["kind"]),
+                    start=int(f["start"]),
+                    stop=int(f["stop"]),
+                    categories=tuple(f.get("categories") or ()),
+                )
+                for f in data["fields"]
+            )
+        )
