@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from importlib import metadata
 from typing import Literal
 
 import numpy as np
 import pandas as pd
-import shap
 import xgboost as xgb
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -55,7 +55,7 @@ class ExplainerConfig(BaseModel):
     algorithm: str
     output_space: str = OUTPUT_SPACE
     aggregation: str = "one-hot columns summed into their raw field"
-    shap_version: str = shap.__version__
+    shap_version: str = metadata.version("shap")
     xgboost_version: str = xgb.__version__
 
 
@@ -148,7 +148,7 @@ class TreeExplainer:
         self.reference_sample = reference_sample
         self.reference_scores = reference_scores
         self.identity = identity
-        self._interventional: dict[float, tuple[shap.TreeExplainer, int]] = {}
+        self._interventional: dict[float, tuple[object, int]] = {}
         fields = layout.field_names
         self._field_names = np.array([*fields, None], dtype=object)
         self._codes = np.array([*(reasons.reasons[f].code for f in fields), None], dtype=object)
@@ -235,6 +235,8 @@ class TreeExplainer:
     def _interventional_values(self, matrix: np.ndarray, cutoff: float) -> tuple[np.ndarray, float, int]:
         key = round(float(cutoff), 6)
         if key not in self._interventional:
+            import shap  # imported here: slow to import, and only this reference needs it
+
             background = self.near_cutoff_background(key)
             explainer = shap.TreeExplainer(
                 self.booster, data=background, feature_perturbation="interventional", model_output="raw"
