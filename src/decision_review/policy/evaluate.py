@@ -1,0 +1,278 @@
+"""Vectorised evaluation of a compiled policy over a batch of cases, with explicit precedence.
+
+Precedence (docs/policy-language.md, "Precedence"):
+
+1. the first decline rule (in file order) whose condition holds: a knock-out;
+2. else the first review rule that holds: a referral;
+3. else the first approve rule that holds;
+4. else the score thresholds: no score -> review, score < approve_below -> approve,
+   score >= decline_at_or_above -> decline, otherwise review;
+5. finally, an automatic approve/decline whose case is in the QA sample becomes a review.
+
+Shadow rules are evaluated and listed in `rule_hits` but never win. A condition that evaluates
+to null (a missing value) does not fire.
+
+How it stays fast: every condition is one column of one polars query; the winner is a single
+coalesce over the rules in precedence order, giving an integer "decision code" per case that
+indexes small lookup tables (outcome, winning rule, reason, queue, priority). The rules that fired
+are packed into 64-bit masks, and the list of rule ids is built once per distinct mask, not once
+per case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from decision_review.errors import InvalidInput
+from decision_review.policy.conditions import CompiledCondition
+from decision_review.policy.sampling import in_sample
+from decision_review.policy.spec import (
+    QA_SAMPLE,
+    THRESHOLD_APPROVE,
+    THRESHOLD_DECLINE,
+    THRESHOLD_NO_SCORE,
+    THRESHOLD_REVIEW,
+    Action,
+    PolicySpec,
+    QASample,
+)
+
+WORD_BITS = 64
+OUTPUT_SCHEMA: dict[str, pl.DataType] = {
+    "outcome": pl.String(),
+    "winning_rule": pl.String(),
+    "rule_hits": pl.List(pl.String()),
+    "reason": pl.String(),
+    "queue": pl.String(),
+    "priority": pl.Int32(),
+    "qa_sample": pl.Boolean(),
+    "auto_outcome": pl.String(),
+    "auto_rule": pl.String(),
+}
+
+
+@dataclass(frozen=True)
+class DecisionTable:
+    """A policy prepared for evaluation: conditions, precedence and one lookup row per decision code.
+
+    Codes ``0..k-1`` are the rules in file order, then threshold approve, decline, review,
+    no-score, and finally the QA sample.
+    """
+
+    id_column: str
+    rule_ids: tuple[str, ...]
+    conditions: tuple[pl.Expr, ...]
+    precedence: tuple[int, ...]
+    approve_below: float
+    decline_at_or_above: float
+    outcome: pl.Series
+    winning_rule: pl.Series
+    reason: pl.Series
+    queue: pl.Series
+    priority: pl.Series
+    qa_sample: QASample | None
+    input_schema: dict[str, pl.DataType]
+
+    @property
+    def threshold_approve(self) -> int:
+        return len(self.rule_ids)
+
+    @property
+    def threshold_decline(self) -> int:
+        return len(self.rule_ids) + 1
+
+    @property
+    def threshold_review(self) -> int:
+        return len(self.rule_ids) + 2
+
+    @property
+    def no_score(self) -> int:
+        return len(self.rule_ids) + 3
+
+    @property
+    def qa_code(self) -> int:
+        return len(self.rule_ids) + 4
+
+
+def build_table(
+    spec: PolicySpec, conditions: list[CompiledCondition], schema: dict[str, pl.DataType], id_column: str
+) -> DecisionTable:
+    """Precompute everything `evaluate` needs from a validated spec and its compiled conditions."""
+    rules = spec.rules
+    order = [Action.DECLINE, Action.REVIEW, Action.APPROVE]
+    precedence = tuple(
+        i for action in order for i, rule in enumerate(rules) if rule.action is action and not rule.shadow
+    )
+    t = spec.thresholds
+    review_queue = spec.queue_for(t.queue)
+    rows: list[tuple[str, str, str, str | None, int | None]] = []
+    for rule in rules:
+        if rule.action is Action.REVIEW:
+            rows.append(
+                (
+                    rule.action.value,
+                    rule.id,
+                    rule.reason,
+                    spec.queue_for(rule.queue),
+                    rule.priority or t.priority,
+                )
+            )
+        else:
+            rows.append((rule.action.value, rule.id, rule.reason, None, None))
+    rows += [
+        ("approve", THRESHOLD_APPROVE, t.approve_reason, None, None),
+        ("decline", THRESHOLD_DECLINE, t.decline_reason, None, None),
+        ("review", THRESHOLD_REVIEW, t.review_reason, review_queue, t.priority),
+        ("review", THRESHOLD_NO_SCORE, t.no_score_reason, review_queue, t.priority),
+    ]
+    qa = spec.qa_sample
+    if qa is not None:
+        rows.append(("review", QA_SAMPLE, qa.reason, spec.queue_for(qa.queue), qa.priority))
+    else:
+        rows.append(("review", QA_SAMPLE, "", None, None))
+    needed = {id_column: pl.String(), "score": pl.Float64()}
+    for condition in conditions:
+        needed.update({name: schema[name] for name in condition.columns})
+    columns = list(zip(*rows, strict=True))
+    return DecisionTable(
+        id_column=id_column,
+        rule_ids=tuple(rule.id for rule in rules),
+        conditions=tuple(c.expr for c in conditions),
+        precedence=precedence,
+        approve_below=t.approve_below,
+        decline_at_or_above=t.decline_at_or_above,
+        outcome=pl.Series("outcome", columns[0], dtype=pl.String),
+        winning_rule=pl.Series("winning_rule", columns[1], dtype=pl.String),
+        reason=pl.Series("reason", columns[2], dtype=pl.String),
+        queue=pl.Series("queue", columns[3], dtype=pl.String),
+        priority=pl.Series("priority", columns[4], dtype=pl.Int32),
+        qa_sample=qa if qa is not None and qa.rate > 0 else None,
+        input_schema=needed,
+    )
+
+
+def evaluate(table: DecisionTable, frame: pl.DataFrame) -> pl.DataFrame:
+    """Decide every case in `frame`: one output row per input row, in the same order.
+
+    Output columns: the id column, then `OUTPUT_SCHEMA` (outcome, winning_rule, rule_hits, reason,
+    queue, priority, qa_sample, auto_outcome, auto_rule). `auto_outcome`/`auto_rule` are what the
+    policy decided before the QA sample; they differ from outcome/winning_rule only for sampled cases.
+    """
+    prepared = _prepare(table, frame)
+    k = len(table.rule_ids)
+    hit_names = [f"__hit{i}" for i in range(k)]
+    word_names = [f"__word{w}" for w in range(max(1, (k + WORD_BITS - 1) // WORD_BITS))]
+    coded = (
+        prepared.select(
+            pl.col(table.id_column),
+            pl.col("score"),
+            *[
+                cond.fill_null(False).alias(name)
+                for cond, name in zip(table.conditions, hit_names, strict=True)
+            ],
+        )
+        .select(
+            pl.col(table.id_column),
+            _auto_code(table, hit_names).alias("__code"),
+            *[
+                _mask_word(hit_names[w * WORD_BITS : (w + 1) * WORD_BITS]).alias(n)
+                for w, n in enumerate(word_names)
+            ],
+        )
+        .collect()
+    )
+    n = coded.height
+    auto_code = coded["__code"]
+    code = auto_code
+    sampled = pl.Series("qa_sample", np.zeros(n, dtype=bool))
+    if table.qa_sample is not None and n:
+        qa = table.qa_sample
+        ids = coded[table.id_column]
+        if ids.null_count():
+            raise InvalidInput(
+                f"column {table.id_column!r} has missing case ids; the QA sample needs every case's id"
+            )
+        eligible = table.outcome.gather(auto_code).is_in(list(qa.outcomes)).to_numpy()
+        sampled = pl.Series("qa_sample", eligible & in_sample(qa.seed, qa.rate, ids))
+        code = pl.Series(
+            "__code", np.where(sampled.to_numpy(), table.qa_code, auto_code.to_numpy()), dtype=pl.UInt32
+        )
+    return pl.DataFrame(
+        [
+            coded[table.id_column],
+            table.outcome.gather(code).alias("outcome"),
+            table.winning_rule.gather(code).alias("winning_rule"),
+            _rule_hits(coded.select(word_names), table.rule_ids).alias("rule_hits"),
+            table.reason.gather(code).alias("reason"),
+            table.queue.gather(code).alias("queue"),
+            table.priority.gather(code).alias("priority"),
+            sampled,
+            table.outcome.gather(auto_code).alias("auto_outcome"),
+            table.winning_rule.gather(auto_code).alias("auto_rule"),
+        ]
+    )
+
+
+def _prepare(table: DecisionTable, frame: pl.DataFrame) -> pl.LazyFrame:
+    """The columns the policy needs, with the types it was checked against; NaN counts as missing."""
+    missing = [name for name in table.input_schema if name not in frame.columns]
+    if missing:
+        raise InvalidInput(f"the cases lack columns the policy needs: {', '.join(missing)}")
+    casts = []
+    for name, dtype in table.input_schema.items():
+        column = pl.col(name)
+        if frame.schema[name] != dtype:
+            column = column.cast(dtype, strict=True)
+        if dtype == pl.Float64():
+            column = column.fill_nan(None)
+        casts.append(column)
+    return frame.lazy().select(casts)
+
+
+def _auto_code(table: DecisionTable, hit_names: list[str]) -> pl.Expr:
+    """The decision code before QA sampling: first rule in precedence order, else the thresholds."""
+    score = pl.col("score")
+    threshold = (
+        pl.when(score.is_null())
+        .then(pl.lit(table.no_score, dtype=pl.UInt32))
+        .when(score < table.approve_below)
+        .then(pl.lit(table.threshold_approve, dtype=pl.UInt32))
+        .when(score >= table.decline_at_or_above)
+        .then(pl.lit(table.threshold_decline, dtype=pl.UInt32))
+        .otherwise(pl.lit(table.threshold_review, dtype=pl.UInt32))
+    )
+    firing = [pl.when(pl.col(hit_names[i])).then(pl.lit(i, dtype=pl.UInt32)) for i in table.precedence]
+    return pl.coalesce([*firing, threshold]) if firing else threshold
+
+
+def _mask_word(hit_names: list[str]) -> pl.Expr:
+    """Up to 64 rule hits packed into one UInt64: bit i is set when rule i of this word fired."""
+    if not hit_names:
+        return pl.lit(0, dtype=pl.UInt64)
+    bits = [
+        pl.col(name).cast(pl.UInt64) * pl.lit(1 << i, dtype=pl.UInt64) for i, name in enumerate(hit_names)
+    ]
+    return pl.sum_horizontal(bits).cast(pl.UInt64)
+
+
+def _rule_hits(words: pl.DataFrame, rule_ids: tuple[str, ...]) -> pl.Series:
+    """List of the rules that fired per case (file order), built once per distinct combination."""
+    if words.width == 1:
+        key = words.to_series()
+        distinct = key.unique()
+        lists = [_ids_of([mask], rule_ids) for mask in distinct.to_list()]
+        index = key.replace_strict(distinct, pl.Series(range(len(distinct)), dtype=pl.UInt32))
+    else:
+        distinct_rows = words.unique().with_row_index("__group")
+        lists = [_ids_of(list(row[1:]), rule_ids) for row in distinct_rows.iter_rows()]
+        index = words.join(distinct_rows, on=words.columns, how="left", maintain_order="left")["__group"]
+    return pl.Series(lists, dtype=pl.List(pl.String)).gather(index)
+
+
+def _ids_of(masks: list[int], rule_ids: tuple[str, ...]) -> list[str]:
+    return [
+        rule_ids[w * WORD_BITS + b] for w, mask in enumerate(masks) for b in range(WORD_BITS) if mask >> b & 1
+    ]

@@ -1,0 +1,288 @@
+"""The shape of a policy file (``policies/*.yaml``), checked by pydantic before anything runs.
+
+Why a strict schema (``extra="forbid"`` everywhere): a policy decides people's loans; a misspelt
+key (``condtion:``, ``aprove_below:``) silently falling back to a default would change decisions
+without anyone noticing. Every key is documented in docs/policy-language.md.
+
+This module checks the file's structure and its internal references (queues, rule ids,
+thresholds). Conditions are checked against the model's input contract in `conditions`, golden
+cases' fields in `loader`; both need the contract, which the file only names.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from decision_review.policy.sampling import MAX_SEED, PPM
+
+RULE_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
+NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
+MAX_CONDITION_LENGTH = 2000
+MIN_PRIORITY, MAX_PRIORITY = 1, 5
+DEFAULT_PRIORITY = 3
+
+# Pseudo rule ids for decisions no rule made. A rule id cannot contain ':' and cannot be "qa_sample".
+THRESHOLD_APPROVE = "threshold:approve"
+THRESHOLD_DECLINE = "threshold:decline"
+THRESHOLD_REVIEW = "threshold:review"
+THRESHOLD_NO_SCORE = "threshold:no_score"
+QA_SAMPLE = "qa_sample"
+PSEUDO_RULE_IDS = (THRESHOLD_APPROVE, THRESHOLD_DECLINE, THRESHOLD_REVIEW, THRESHOLD_NO_SCORE, QA_SAMPLE)
+
+RuleId = Annotated[str, StringConstraints(pattern=RULE_ID_PATTERN)]
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+Priority = Annotated[int, Field(ge=MIN_PRIORITY, le=MAX_PRIORITY)]
+Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+
+
+class Action(StrEnum):
+    """What a rule does when its condition holds. Precedence: decline, then review, then approve."""
+
+    DECLINE = "decline"
+    REVIEW = "review"
+    APPROVE = "approve"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelRef(_Strict):
+    """The registered model whose calibrated score and input contract the policy uses."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    version: Annotated[int, Field(ge=1)]
+
+
+class Queue(_Strict):
+    """A review queue: where underwriters pick up cases, and how soon they must decide them."""
+
+    sla_hours: Annotated[int, Field(ge=1, le=24 * 90)]
+    description: str = ""
+
+
+class Thresholds(_Strict):
+    """Score cut-offs for cases no rule decided: approve below, decline at or above, review between."""
+
+    approve_below: Probability
+    decline_at_or_above: Probability
+    queue: str | None = Field(default=None, description="Queue of the review band; default_queue if unset.")
+    priority: Priority = DEFAULT_PRIORITY
+    approve_reason: Text = "Estimated risk is below the policy's approval threshold."
+    decline_reason: Text = "Estimated risk is at or above the policy's decline threshold."
+    review_reason: Text = (
+        "Estimated risk is between the approval and decline thresholds; an underwriter decides."
+    )
+    no_score_reason: Text = "No risk score is available for this case; an underwriter decides."
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.approve_below > self.decline_at_or_above:
+            raise ValueError(
+                f"approve_below ({self.approve_below}) is above decline_at_or_above "
+                f"({self.decline_at_or_above}): a score cannot be both approved and declined; "
+                "lower approve_below or raise decline_at_or_above"
+            )
+        return self
+
+
+class Rule(_Strict):
+    """One rule: when `condition` (a SQL expression) holds, `action` applies, for `reason`."""
+
+    id: RuleId
+    condition: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_CONDITION_LENGTH)
+    ]
+    action: Action
+    reason: Text
+    queue: str | None = None
+    priority: Priority | None = None
+    shadow: bool = Field(
+        default=False,
+        description="Evaluated and recorded in rule_hits, never decides: to watch a candidate rule first.",
+    )
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _review_only_routing(self) -> Self:
+        if self.action is not Action.REVIEW and (self.queue is not None or self.priority is not None):
+            raise ValueError(
+                f"queue and priority only apply to review rules; this rule's action is {self.action.value}"
+            )
+        return self
+
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value == QA_SAMPLE:
+            raise ValueError(f"{QA_SAMPLE!r} is reserved for the QA sample; choose another rule id")
+        return value
+
+
+class QASample(_Strict):
+    """A deterministic random share of automatic decisions sent to review for quality assurance."""
+
+    rate: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)]
+    queue: str | None = None
+    priority: Priority = MAX_PRIORITY
+    outcomes: list[Literal["approve", "decline"]] = Field(
+        default_factory=lambda: ["approve", "decline"], min_length=1
+    )
+    reason: Text = "Selected at random for quality assurance of automatic decisions."
+
+    @field_validator("rate")
+    @classmethod
+    def _resolution(cls, value: float) -> float:
+        if value > 0 and round(value * PPM) == 0:
+            raise ValueError(f"rate {value} is below one in a million, the finest rate the sample can draw")
+        return value
+
+    @field_validator("outcomes")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("outcomes must not repeat")
+        return value
+
+
+class InvalidInputHandling(_Strict):
+    """What the engine does with a case that fails the input contract: an error, or a review."""
+
+    action: Literal["error", "review"] = "error"
+    queue: str | None = None
+    priority: Priority = 2
+    reason: Text = "The case's data failed validation; an underwriter checks and corrects it."
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        """``on_invalid_input: review`` is short for ``on_invalid_input: {action: review}``."""
+        return {"action": value} if isinstance(value, str) else value
+
+
+class GoldenExpected(_Strict):
+    outcome: Literal["approve", "decline", "review"]
+    winning_rule: str | None = None
+    rule_hits: list[str] | None = None
+
+
+CaseValue = str | int | float | bool | None
+
+
+class GoldenCase(_Strict):
+    """An example case with the decision the policy must reach (run by ``decision-review policy test``)."""
+
+    id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    description: str = ""
+    case: dict[str, CaseValue]
+    expected: GoldenExpected
+
+
+class PolicySpec(_Strict):
+    """A whole policy file. See docs/policy-language.md for every key with examples."""
+
+    name: Name
+    version: Annotated[int, Field(ge=1)]
+    product: Name | None = Field(default=None, description="Product line; the policy name when unset.")
+    description: str = ""
+    model: ModelRef
+    thresholds: Thresholds
+    queues: Annotated[dict[Name, Queue], Field(min_length=1)]
+    default_queue: Name | None = None
+    rules: list[Rule] = Field(default_factory=list)
+    qa_sample: QASample | None = None
+    on_invalid_input: InvalidInputHandling = Field(default_factory=InvalidInputHandling)
+    golden_cases: list[GoldenCase] = Field(default_factory=list)
+    golden_file: str | None = Field(
+        default=None, description="YAML or CSV of golden cases, relative to this file."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, data: Any) -> Any:
+        """product defaults to the name; default_queue to the only queue, when there is one."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if data.get("product") is None and "name" in data:
+            data["product"] = data["name"]
+        queues = data.get("queues")
+        if data.get("default_queue") is None and isinstance(queues, dict) and len(queues) == 1:
+            data["default_queue"] = next(iter(queues))
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self, info: ValidationInfo) -> Self:
+        if info.context and info.context.get(DEFER_REFERENCES):
+            return self  # the loader reports these itself, with line numbers
+        problems = reference_problems(self)
+        if problems:
+            raise ValueError("; ".join(f"{_loc_text(loc)}: {message}" for loc, message in problems))
+        return self
+
+    def queue_for(self, queue: str | None) -> str:
+        """The queue a review goes to: the one named, else the default queue."""
+        return queue if queue is not None else str(self.default_queue)
+
+
+# Validation context key: skip `reference_problems` inside pydantic (the loader reports them itself).
+DEFER_REFERENCES = "defer_reference_checks"
+
+
+def reference_problems(spec: PolicySpec) -> list[tuple[tuple[str | int, ...], str]]:
+    """Cross-references a single key cannot check: queues named, rule ids unique, a default queue.
+
+    Each problem is (location in the file, message).
+    """
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    declared = ", ".join(spec.queues)
+
+    def check_queue(loc: tuple[str | int, ...], queue: str | None) -> None:
+        if queue is not None and queue not in spec.queues:
+            problems.append((loc, f"queue {queue!r} is not declared under queues ({declared})"))
+
+    if spec.default_queue is None:
+        problems.append(
+            (
+                ("default_queue",),
+                f"default_queue is required when there are several queues ({declared}): "
+                "it receives review cases that name no queue",
+            )
+        )
+    check_queue(("default_queue",), spec.default_queue)
+    check_queue(("thresholds", "queue"), spec.thresholds.queue)
+    if spec.qa_sample is not None:
+        check_queue(("qa_sample", "queue"), spec.qa_sample.queue)
+    check_queue(("on_invalid_input", "queue"), spec.on_invalid_input.queue)
+    first_seen: dict[str, int] = {}
+    for i, rule in enumerate(spec.rules):
+        if rule.id in first_seen:
+            problems.append(
+                (
+                    ("rules", i, "id"),
+                    f"rule id {rule.id!r} is used twice (first by rules[{first_seen[rule.id]}])",
+                )
+            )
+        first_seen.setdefault(rule.id, i)
+        check_queue(("rules", i, "queue"), rule.queue)
+    return problems
+
+
+def _loc_text(loc: tuple[str | int, ...]) -> str:
+    text = ""
+    for step in loc:
+        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
+    return text
