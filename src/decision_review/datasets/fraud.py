@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -125,27 +124,28 @@ _YOUNG_TILT = {"online_retail": 1.8, "digital_goods": 1.8, "gambling": 1.5}
 _OLD_TILT = {"online_retail": 0.5, "digital_goods": 0.4, "gambling": 0.5}
 
 # Countries: (code, share of cardholders living there, share of foreign spending going there,
-# latitude, longitude, cross-border region whose residents spend abroad more often).
+# latitude, longitude, cross-border region whose residents spend abroad more often, largest
+# distance within the country in km, which caps domestic distances).
 _COUNTRY_TABLE = (
-    ("DE", 0.38, 0.08, 51.2, 10.4, False),
-    ("FR", 0.14, 0.10, 46.6, 2.4, False),
-    ("IT", 0.10, 0.10, 42.8, 12.6, False),
-    ("ES", 0.09, 0.12, 40.2, -3.7, False),
-    ("NL", 0.07, 0.05, 52.2, 5.3, True),
-    ("PL", 0.07, 0.03, 52.1, 19.4, False),
-    ("BE", 0.05, 0.02, 50.6, 4.6, True),
-    ("AT", 0.05, 0.06, 47.6, 14.1, True),
-    ("PT", 0.03, 0.03, 39.6, -8.0, False),
-    ("LU", 0.02, 0.01, 49.8, 6.1, True),
-    ("GB", 0.0, 0.08, 54.0, -2.0, False),
-    ("CH", 0.0, 0.06, 46.8, 8.2, False),
-    ("US", 0.0, 0.07, 39.8, -98.6, False),
-    ("HR", 0.0, 0.05, 45.1, 15.2, False),
-    ("GR", 0.0, 0.05, 39.1, 21.8, False),
-    ("TR", 0.0, 0.05, 39.0, 35.2, False),
-    ("CZ", 0.0, 0.04, 49.8, 15.5, False),
-    ("DK", 0.0, 0.02, 56.0, 10.0, False),
-    ("TH", 0.0, 0.02, 15.9, 100.9, False),
+    ("DE", 0.38, 0.08, 51.2, 10.4, False, 850),
+    ("FR", 0.14, 0.10, 46.6, 2.4, False, 950),
+    ("IT", 0.10, 0.10, 42.8, 12.6, False, 1100),
+    ("ES", 0.09, 0.12, 40.2, -3.7, False, 1000),
+    ("NL", 0.07, 0.05, 52.2, 5.3, True, 300),
+    ("PL", 0.07, 0.03, 52.1, 19.4, False, 650),
+    ("BE", 0.05, 0.02, 50.6, 4.6, True, 250),
+    ("AT", 0.05, 0.06, 47.6, 14.1, True, 550),
+    ("PT", 0.03, 0.03, 39.6, -8.0, False, 550),
+    ("LU", 0.02, 0.01, 49.8, 6.1, True, 80),
+    ("GB", 0.0, 0.08, 54.0, -2.0, False, 0),
+    ("CH", 0.0, 0.06, 46.8, 8.2, False, 0),
+    ("US", 0.0, 0.07, 39.8, -98.6, False, 0),
+    ("HR", 0.0, 0.05, 45.1, 15.2, False, 0),
+    ("GR", 0.0, 0.05, 39.1, 21.8, False, 0),
+    ("TR", 0.0, 0.05, 39.0, 35.2, False, 0),
+    ("CZ", 0.0, 0.04, 49.8, 15.5, False, 0),
+    ("DK", 0.0, 0.02, 56.0, 10.0, False, 0),
+    ("TH", 0.0, 0.02, 15.9, 100.9, False, 0),
 )
 COUNTRIES = tuple(row[0] for row in _COUNTRY_TABLE)
 HOME_COUNTRIES = tuple(row[0] for row in _COUNTRY_TABLE if row[1] > 0)
@@ -224,11 +224,11 @@ def generate_alerts(
     equal a shorter run's. `start` is the UTC midnight of the first day (naive means UTC);
     `ALERTS_PER_DAY` alerts fall on each day. `progress` is called with the rows done so far.
     """
-    _check_int("n_rows", n_rows, minimum=1)
+    _check_int("number of rows", n_rows, minimum=1)
     _check_int("seed", seed, minimum=0)
     _check_rate(fraud_rate)
     n_customers = DEFAULT_CUSTOMERS if n_customers is None else n_customers
-    _check_int("n_customers", n_customers, minimum=1)
+    _check_int("number of customers", n_customers, minimum=1)
     start = _check_start(DEFAULT_START if start is None else start)
     kind_cdf = _segment_kind_cdf(fraud_rate, _check_shares(pattern_shares))
 
@@ -278,8 +278,7 @@ def write_history(
         raise InvalidInput(f"history file {str(target)!r}: folder {str(target.parent)!r} does not exist")
     alerts = generate_alerts(n_rows, seed=seed, fraud_rate=fraud_rate, progress=progress)
     history = alerts.history()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+    tmp_name = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         if suffix == ".csv":
             history.to_csv(tmp_name, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
@@ -425,7 +424,7 @@ def _alert_block(rng: np.random.Generator, first_row: int, c: _Customers, kind_c
     home, country = c.home[cust], rows["country"]
     distance = np.where(
         country == home,
-        np.minimum(rows["domestic_km"], 1_200),
+        np.minimum(rows["domestic_km"], _EXTENT_KM[home]),
         _DISTANCE_KM[home, country] * rng.uniform(0.8, 1.2, n),
     )
     amount_minor = np.maximum(np.rint(rows["amount"]), 1).astype(np.int64)
@@ -691,6 +690,7 @@ def _destination_cdf() -> np.ndarray:
 
 
 _DISTANCE_KM = _haversine_km()
+_EXTENT_KM = np.array([row[6] for row in _COUNTRY_TABLE], dtype=float)
 _DESTINATION_CDF = _destination_cdf()
 
 
