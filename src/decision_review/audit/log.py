@@ -1,0 +1,397 @@
+"""Appending to the audit log and verifying it in the database.
+
+Appends happen inside the caller's transaction, so a decision and its event commit together or
+not at all; the caller commits. Each batch takes the chain-head lock once (`BEGIN IMMEDIATE` on
+SQLite, the engine default; `SELECT ... FOR UPDATE` of the head row on PostgreSQL), so concurrent
+writers queue up and the chain stays one unbroken line. The head row also gives the last
+timestamp, so `ts` never goes backwards along the chain even if the clock does: a date range of
+the log is always one contiguous run of sequence numbers.
+
+Example:
+
+    >>> with sessions.begin() as session:                                  # doctest: +SKIP
+    ...     stored = append(session, [NewEvent(EventKind.POLICY_PUBLISHED, actor="ana",
+    ...                                        policy_ref="german_credit@3", payload={...})])
+    >>> verify(engine).ok                                                   # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from decision_review.audit.chain import (
+    COLUMNS,
+    GENESIS_HASH,
+    TS_FORMAT,
+    Break,
+    BreakKind,
+    ChainVerifier,
+    EventKind,
+    canonical_json,
+    event_document,
+)
+from decision_review.errors import InvalidInput
+from decision_review.store.db import snapshot
+from decision_review.store.tables import AuditChainHead, AuditEvent
+
+SYSTEM_ACTOR = "system"
+INSERT_CHUNK = 5_000  # rows per executemany: bounds memory of one statement, not the transaction
+VERIFY_CHUNK = 20_000
+
+_events = AuditEvent.__table__
+_head = AuditChainHead.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append. The log stamps seq, ts, prev_hash and hash.
+
+    `payload` holds what is needed to explain the event later (inputs, score, reasons, versions);
+    it must be JSON-able (Decimal, aware datetime and numpy numbers are converted).
+    """
+
+    kind: EventKind | str
+    actor: str
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    product: str | None = None
+    case_id: str | None = None
+    policy_ref: str | None = None
+    model_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as stored: `payload_json` is the exact canonical text that was hashed."""
+
+    seq: int
+    ts: str
+    actor: str
+    kind: str
+    product: str | None
+    case_id: str | None
+    policy_ref: str | None
+    model_ref: str | None
+    payload_json: str
+    prev_hash: str
+    hash: str
+
+    @property
+    def payload(self) -> Any:
+        return json.loads(self.payload_json)
+
+    def as_row(self) -> tuple[Any, ...]:
+        """The event as a tuple in `chain.COLUMNS` order (what verification consumes)."""
+        return (
+            self.seq,
+            self.ts,
+            self.actor,
+            self.kind,
+            self.product,
+            self.case_id,
+            self.policy_ref,
+            self.model_ref,
+            self.payload_json,
+            self.prev_hash,
+            self.hash,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The event as an export writes it: the payload as a JSON object, not text."""
+        out = dict(zip(COLUMNS, self.as_row(), strict=True))
+        out["payload"] = self.payload
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    seq: int
+    hash: str
+    ts: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Append
+
+
+def _text(value: str | None, name: str, index: int, *, required: bool = False) -> str | None:
+    if value is None:
+        if required:
+            raise InvalidInput(f"audit event {index}: {name} is required")
+        return None
+    if not isinstance(value, str) or not value or "\x00" in value:
+        raise InvalidInput(
+            f"audit event {index}: {name} must be a non-empty string without NUL, got {value!r}"
+        )
+    return value
+
+
+def _prepare(
+    event: NewEvent, index: int
+) -> tuple[str, str, str | None, str | None, str | None, str | None, str]:
+    try:
+        kind = EventKind(event.kind).value
+    except ValueError:
+        raise InvalidInput(
+            f"audit event {index}: unknown kind {event.kind!r}; known kinds: {', '.join(EventKind)}"
+        ) from None
+    if not isinstance(event.payload, Mapping):
+        raise InvalidInput(
+            f"audit event {index}: payload must be a JSON object, got {type(event.payload).__name__}"
+        )
+    try:
+        payload = canonical_json(dict(event.payload))
+    except InvalidInput as exc:
+        raise InvalidInput(f"audit event {index} ({kind}): {exc}") from None
+    return (
+        kind,
+        _text(event.actor, "actor", index, required=True),  # type: ignore[return-value]
+        _text(event.product, "product", index),
+        _text(event.case_id, "case_id", index),
+        _text(event.policy_ref, "policy_ref", index),
+        _text(event.model_ref, "model_ref", index),
+        payload,
+    )
+
+
+def _now_text() -> str:
+    return dt.datetime.now(dt.UTC).strftime(TS_FORMAT)
+
+
+def lock_head(session: Session) -> ChainHead:
+    """Read the chain head, holding the lock that serialises appends until the transaction ends."""
+    row = session.execute(
+        select(_head.c.seq, _head.c.hash, _head.c.ts).where(_head.c.id == 1).with_for_update()
+    ).one_or_none()
+    if row is None:
+        raise InvalidInput(
+            "the audit log has no chain head: run `decision-review db upgrade` on this database"
+        )
+    return ChainHead(row.seq, row.hash, row.ts)
+
+
+def append(session: Session, events: Sequence[NewEvent]) -> list[StoredEvent]:
+    """Append `events` in order, in the caller's transaction, and return them as stored.
+
+    One head lock and one multi-row insert per call, whatever the number of events; the caller
+    commits (a decision and its event commit together). Raises InvalidInput, before touching the
+    database, if any event is malformed: nothing of the batch is written.
+    """
+    if not events:
+        return []
+    prepared = [_prepare(event, index) for index, event in enumerate(events)]
+    head = lock_head(session)
+    now = _now_text()
+    ts = now if now > head.ts else head.ts  # never backwards along the chain
+    sha256 = hashlib.sha256
+    seq = head.seq
+    prev = head.hash
+    stored: list[StoredEvent] = []
+    for kind, actor, product, case_id, policy_ref, model_ref, payload in prepared:
+        seq += 1
+        document = event_document(
+            seq, ts, actor, kind, product, case_id, policy_ref, model_ref, payload, prev
+        )
+        digest = sha256((prev + document).encode()).hexdigest()
+        stored.append(
+            StoredEvent(seq, ts, actor, kind, product, case_id, policy_ref, model_ref, payload, prev, digest)
+        )
+        prev = digest
+    for start in range(0, len(stored), INSERT_CHUNK):
+        session.execute(
+            insert(_events),
+            [dict(zip(COLUMNS, e.as_row(), strict=True)) for e in stored[start : start + INSERT_CHUNK]],
+        )
+    moved = session.execute(
+        update(_head).where(_head.c.id == 1, _head.c.seq == head.seq).values(seq=seq, hash=prev, ts=ts)
+    )
+    if moved.rowcount != 1:  # pragma: no cover - only if the lock above did not hold
+        raise RuntimeError("audit chain head moved while locked; the append was not serialised")
+    return stored
+
+
+def append_one(session: Session, event: NewEvent) -> StoredEvent:
+    """Append a single event (see `append`)."""
+    return append(session, [event])[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+def _select_sql(connection: Connection, where: str) -> str:
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    where = where.replace("?", marker)
+    return f"SELECT {', '.join(COLUMNS)} FROM audit_events WHERE {where} ORDER BY seq LIMIT {marker}"
+
+
+def iter_chunks(
+    connection: Connection, first_seq: int = 1, last_seq: int | None = None, chunk_size: int = VERIFY_CHUNK
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Events from `first_seq` (to `last_seq`, or the end) as lists of tuples in COLUMNS order.
+
+    Keyset pages over the primary key through the driver's own cursor: the fastest way both
+    drivers return rows, and memory stays bounded however long the log is. Use inside
+    `store.db.snapshot` so every page sees the same chain.
+    """
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        after = first_seq - 1
+        if last_seq is None:
+            sql = _select_sql(connection, "seq > ?")
+            params: Callable[[int], tuple[int, ...]] = lambda a: (a, chunk_size)  # noqa: E731
+        else:
+            sql = _select_sql(connection, "seq > ? AND seq <= ?")
+            params = lambda a: (a, last_seq, chunk_size)  # noqa: E731
+        while True:
+            cursor.execute(sql, params(after))
+            rows = cursor.fetchall()
+            if not rows:
+                return
+            yield rows
+            after = rows[-1][0]
+            if len(rows) < chunk_size:
+                return
+    finally:
+        cursor.close()
+
+
+def read_head(connection: Connection | Session) -> ChainHead:
+    row = connection.execute(select(_head.c.seq, _head.c.hash, _head.c.ts).where(_head.c.id == 1)).one()
+    return ChainHead(row.seq, row.hash, row.ts)
+
+
+def hash_at(connection: Connection | Session, seq: int) -> str | None:
+    """The stored hash of the event at `seq`, or None if there is none."""
+    if seq == 0:
+        return GENESIS_HASH
+    return connection.execute(select(_events.c.hash).where(_events.c.seq == seq)).scalar_one_or_none()
+
+
+def find_events(
+    session: Session | Connection,
+    *,
+    product: str | None = None,
+    case_id: str | None = None,
+    kind: EventKind | str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    after_seq: int = 0,
+    limit: int = 100,
+) -> list[StoredEvent]:
+    """Events matching every filter given, in chain order, `limit` at a time after `after_seq`.
+
+    `since`/`until` are UTC ISO-8601 texts compared with `ts` (half-open: since <= ts < until).
+    """
+    query = select(*(_events.c[name] for name in COLUMNS)).where(_events.c.seq > after_seq)
+    if product is not None:
+        query = query.where(_events.c.product == product)
+    if case_id is not None:
+        query = query.where(_events.c.case_id == case_id)
+    if kind is not None:
+        query = query.where(_events.c.kind == str(kind))
+    if since is not None:
+        query = query.where(_events.c.ts >= since)
+    if until is not None:
+        query = query.where(_events.c.ts < until)
+    rows = session.execute(query.order_by(_events.c.seq).limit(limit)).all()
+    return [StoredEvent(*row) for row in rows]
+
+
+def count_events(session: Session | Connection) -> int:
+    return session.execute(select(func.count()).select_from(_events)).scalar_one()
+
+
+# ---------------------------------------------------------------------------------------------
+# Verify
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    """What `verify` found: OK with the count and head, or the first break."""
+
+    ok: bool
+    count: int
+    head_seq: int
+    head_hash: str
+    broken: Break | None
+    seconds: float
+
+    def summary(self) -> str:
+        if self.ok:
+            return f"OK: {self.count} events verified; head seq {self.head_seq}, hash {self.head_hash}"
+        assert self.broken is not None
+        return f"BROKEN at {self.broken.describe()} ({self.count} events verified before it)"
+
+    def to_payload(self) -> dict[str, Any]:
+        broken = None
+        if self.broken is not None:
+            broken = {
+                "seq": self.broken.seq,
+                "kind": self.broken.kind.value,
+                "expected": self.broken.expected,
+                "found": self.broken.found,
+            }
+        return {
+            "ok": self.ok,
+            "count": self.count,
+            "head_seq": self.head_seq,
+            "head_hash": self.head_hash,
+            "broken": broken,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def verify(
+    engine: Engine,
+    *,
+    anchors: Sequence[tuple[int, str]] = (),
+    chunk_size: int = VERIFY_CHUNK,
+    progress: Callable[[int], None] | None = None,
+) -> VerifyReport:
+    """Walk the whole chain in one consistent snapshot and report the first broken link.
+
+    Checks, in order: every event's seq follows the one before, its prev_hash is the previous
+    event's hash, its hash matches its content; then that the recorded head is the last event
+    (no truncated tail, nothing after it). `anchors` are (seq, hash) pairs recorded earlier (for
+    example from an export manifest) that must still be in the chain. `progress` is called with
+    the number of events checked so far after each chunk.
+    """
+    started = time.perf_counter()
+    with snapshot(engine) as connection:
+        head = read_head(connection)
+        verifier = ChainVerifier()
+        for rows in iter_chunks(connection, chunk_size=chunk_size):
+            if verifier.feed(rows) is not None:
+                break
+            if progress is not None:
+                progress(verifier.count)
+        verifier.finish(head.seq, head.hash)
+        if verifier.broken is None:
+            for seq, expected in anchors:
+                found = hash_at(connection, seq)
+                if found != expected:
+                    verifier.broken = Break(seq, BreakKind.ANCHOR_MISMATCH, expected, found or "(no event)")
+                    break
+    return VerifyReport(
+        ok=verifier.broken is None,
+        count=verifier.count,
+        head_seq=verifier.last_seq,
+        head_hash=verifier.last_hash,
+        broken=verifier.broken,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def record_verification(session: Session, report: VerifyReport, actor: str) -> StoredEvent:
+    """Append the `verification_run` event for a finished verification (the caller commits)."""
+    return append_one(session, NewEvent(EventKind.VERIFICATION_RUN, actor=actor, payload=report.to_payload()))
