@@ -1,7 +1,100 @@
-"""(placeholder: filled in by its issue)"""
+"""``decision-review policy ...``: check policy files before they decide anything.
+
+``lint`` validates a policy file against the input contract of the model it names (from the model
+registry, or a contract JSON file for a model still being built) and prints what the policy does,
+its content digest and any warnings. It never scores or decides a case.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
+from decision_review.errors import DecisionReviewError, InvalidInput
+from decision_review.policy import CompiledPolicy, PolicyDocument, compile_policy, read_policy
+from decision_review.policy.spec import Action
+from decision_review.schemas import InputContract
+from decision_review.settings import Settings
+
+policy_app = typer.Typer(help="Check and test policy files.", no_args_is_help=True)
+
+MODELS_DIR_HELP = "Root of the model registry (default: the DR_MODELS_DIR setting, else ./models)."
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the main app."""
+    """Add the `policy` command group to the main app."""
+    app.add_typer(policy_app, name="policy")
+
+
+def resolve_contract(
+    document: PolicyDocument, *, models_dir: Path | None, contract_file: Path | None
+) -> InputContract:
+    """The input contract a policy is checked against: a contract file if given, else the registry's.
+
+    An unknown model is an error naming the policy file, the model and the registry folder.
+    """
+    if contract_file is not None:
+        try:
+            return InputContract.model_validate_json(contract_file.read_bytes())
+        except OSError as exc:
+            raise InvalidInput(f"{contract_file}: cannot read the contract file ({exc.strerror})") from None
+        except ValueError as exc:
+            raise InvalidInput(f"{contract_file}: not a valid input contract: {exc}") from None
+    from decision_review.modeling.registry import ModelRegistry  # the registry pulls in the model stack
+
+    root = models_dir if models_dir is not None else Settings().models_dir
+    model = document.spec.model
+    try:
+        return ModelRegistry(root).load(model.name, model.version).contract
+    except DecisionReviewError as exc:
+        raise type(exc)(
+            f"{document.source}: the policy uses model {model.name!r} version {model.version}, "
+            f"which the registry at {root} cannot provide: {exc}"
+        ) from None
+
+
+@policy_app.command("lint")
+def lint(
+    file: Path = typer.Argument(..., help="Policy file (YAML) to check.", show_default=False),
+    models_dir: Path | None = typer.Option(None, "--models-dir", help=MODELS_DIR_HELP),
+    contract_file: Path | None = typer.Option(
+        None, "--contract", help="Check against this input contract (JSON) instead of the registry's model."
+    ),
+    strict: bool = typer.Option(False, "--strict", help="Fail (exit 2) when there are warnings."),
+) -> None:
+    """Validate a policy file without deciding anything: schema, conditions, golden cases."""
+    document = read_policy(file)
+    contract = resolve_contract(document, models_dir=models_dir, contract_file=contract_file)
+    policy = compile_policy(document, contract)
+    typer.echo(_summary(policy))
+    for warning in policy.warnings:
+        typer.echo(f"warning: {file}, {warning}", err=True)
+    if strict and policy.warnings:
+        raise InvalidInput(f"{file}: {len(policy.warnings)} warning(s) and --strict was given")
+
+
+def _summary(policy: CompiledPolicy) -> str:
+    spec = policy.spec
+    active = [r for r in spec.rules if not r.shadow]
+    counts = {a: sum(r.action is a for r in active) for a in Action}
+    shadow = len(spec.rules) - len(active)
+    lines = [
+        f"{policy.source}: ok",
+        f"  policy {policy.name} version {policy.version} (product {policy.product}), "
+        f"model {policy.model_name} version {policy.model_version}",
+        f"  digest {policy.digest}",
+        f"  rules: {counts[Action.DECLINE]} decline, {counts[Action.REVIEW]} review, "
+        f"{counts[Action.APPROVE]} approve" + (f", {shadow} shadow" if shadow else ""),
+        f"  thresholds: approve below {policy.approve_below}, "
+        f"decline at or above {policy.decline_at_or_above}",
+    ]
+    qa = spec.qa_sample
+    if qa is not None:
+        lines.append(
+            f"  QA sample: {qa.rate * 100:g}% of {'/'.join(qa.outcomes)} decisions to queue "
+            f"{spec.queue_for(qa.queue)} (seed {qa.seed})"
+        )
+    lines.append(f"  on invalid input: {spec.on_invalid_input.action}")
+    lines.append(f"  golden cases: {len(policy.golden_cases)}")
+    return "\n".join(lines)

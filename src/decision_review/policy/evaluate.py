@@ -41,6 +41,7 @@ from decision_review.policy.spec import (
 )
 
 WORD_BITS = 64
+DENSE_LOOKUP_BITS = 20  # up to this many rules, masks map to their lists through a 2**k array
 OUTPUT_SCHEMA: dict[str, pl.DataType] = {
     "outcome": pl.String(),
     "winning_rule": pl.String(),
@@ -249,13 +250,15 @@ def _auto_code(table: DecisionTable, hit_names: list[str]) -> pl.Expr:
 
 
 def _mask_word(hit_names: list[str]) -> pl.Expr:
-    """Up to 64 rule hits packed into one UInt64: bit i is set when rule i of this word fired."""
-    if not hit_names:
-        return pl.lit(0, dtype=pl.UInt64)
-    bits = [
-        pl.col(name).cast(pl.UInt64) * pl.lit(1 << i, dtype=pl.UInt64) for i, name in enumerate(hit_names)
-    ]
-    return pl.sum_horizontal(bits).cast(pl.UInt64)
+    """Up to 64 rule hits packed into one UInt64: bit i is set when rule i of this word fired.
+
+    (A chain of when/then ORs: several times faster in polars than summing cast booleans.)
+    """
+    zero = pl.lit(0, dtype=pl.UInt64)
+    mask = zero
+    for i, name in enumerate(hit_names):
+        mask = mask | pl.when(pl.col(name)).then(pl.lit(1 << i, dtype=pl.UInt64)).otherwise(zero)
+    return mask
 
 
 def _rule_hits(words: pl.DataFrame, rule_ids: tuple[str, ...]) -> pl.Series:
@@ -264,7 +267,12 @@ def _rule_hits(words: pl.DataFrame, rule_ids: tuple[str, ...]) -> pl.Series:
         key = words.to_series()
         distinct = key.unique()
         lists = [_ids_of([mask], rule_ids) for mask in distinct.to_list()]
-        index = key.replace_strict(distinct, pl.Series(range(len(distinct)), dtype=pl.UInt32))
+        if len(rule_ids) <= DENSE_LOOKUP_BITS:
+            lookup = np.zeros(1 << len(rule_ids), dtype=np.uint32)
+            lookup[distinct.to_numpy()] = np.arange(len(distinct), dtype=np.uint32)
+            index = pl.Series(lookup[key.to_numpy()])
+        else:
+            index = key.replace_strict(distinct, pl.Series(range(len(distinct)), dtype=pl.UInt32))
     else:
         distinct_rows = words.unique().with_row_index("__group")
         lists = [_ids_of(list(row[1:]), rule_ids) for row in distinct_rows.iter_rows()]

@@ -12,7 +12,7 @@ The algorithm ("qa-hash-v1"), all arithmetic modulo 2**64:
 2. ``h = fmix64(seed XOR (len(data) * 0x9E3779B97F4A7C15))``
 3. for each 8-byte chunk of ``data`` (the last one may be shorter):
    ``h = fmix64(h XOR int.from_bytes(chunk, "little"))``
-4. the case is sampled when ``h % 1_000_000 < round(rate * 1_000_000)``
+4. the case is sampled when ``h < int(rate * 2**64)`` (the rate as a share of all 64-bit values)
 
 where ``fmix64`` is MurmurHash3's 64-bit finaliser:
 ``h ^= h >> 33; h *= 0xFF51AFD7ED558CCD; h ^= h >> 33; h *= 0xC4CEB9FE1A85EC53; h ^= h >> 33``.
@@ -31,7 +31,6 @@ MASK64 = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15
 FMIX_C1 = 0xFF51AFD7ED558CCD
 FMIX_C2 = 0xC4CEB9FE1A85EC53
-PPM = 1_000_000
 MAX_SEED = MASK64
 
 _C1 = np.uint64(FMIX_C1)
@@ -39,9 +38,11 @@ _C2 = np.uint64(FMIX_C2)
 _S33 = np.uint64(33)
 
 
-def rate_in_ppm(rate: float) -> int:
-    """The sampling rate as parts per million, the resolution the sample is drawn at."""
-    return round(rate * PPM)
+def rate_threshold(rate: float) -> int:
+    """Hashes below this are in the sample: ``int(rate * 2**64)``, exact for any float rate in [0, 1]."""
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"rate must be between 0 and 1, got {rate}")
+    return int(rate * 2**64)
 
 
 def reference_fmix64(h: int) -> int:
@@ -56,7 +57,7 @@ def reference_fmix64(h: int) -> int:
 def reference_qa_hash(seed: int, case_id: str) -> int:
     """The QA hash of one case id, in plain Python: what an auditor runs to check a sample.
 
-    >>> reference_qa_hash(20240601, "GC-0001") % 1_000_000 < 20_000  # is GC-0001 in a 2% sample?
+    >>> reference_qa_hash(20240601, "GC-0001") < int(0.02 * 2**64)  # is GC-0001 in a 2% sample?
     False
     """
     data = case_id.encode("utf-8")
@@ -68,7 +69,7 @@ def reference_qa_hash(seed: int, case_id: str) -> int:
 
 def reference_in_sample(seed: int, rate: float, case_id: str) -> bool:
     """Whether one case is in the QA sample, in plain Python."""
-    return reference_qa_hash(seed, case_id) % PPM < rate_in_ppm(rate)
+    return reference_qa_hash(seed, case_id) < rate_threshold(rate)
 
 
 def qa_hashes(seed: int, case_ids: pl.Series) -> np.ndarray:
@@ -84,23 +85,21 @@ def qa_hashes(seed: int, case_ids: pl.Series) -> np.ndarray:
     present = np.bincount(lengths)
     for length in np.flatnonzero(present).tolist():
         if present[length] == len(out):
-            rows: slice | np.ndarray = slice(None)
-            group_starts = starts
+            out[:] = _hash_equal_length(seed, data, starts, length, contiguous=True)
         else:
             rows = np.flatnonzero(lengths == length)
-            group_starts = starts[rows]
-        out[rows] = _hash_equal_length(seed, data, group_starts, length)
+            out[rows] = _hash_equal_length(seed, data, starts[rows], length, contiguous=False)
     return out
 
 
 def in_sample(seed: int, rate: float, case_ids: pl.Series) -> np.ndarray:
     """Boolean mask of the ids in the QA sample (`reference_in_sample` for every id)."""
-    threshold = rate_in_ppm(rate)
-    if threshold <= 0:
+    threshold = rate_threshold(rate)
+    if threshold == 0:
         return np.zeros(len(case_ids), dtype=bool)
-    if threshold >= PPM:
+    if threshold > MASK64:
         return np.ones(len(case_ids), dtype=bool)
-    return (qa_hashes(seed, case_ids) % np.uint64(PPM)) < np.uint64(threshold)
+    return qa_hashes(seed, case_ids) < np.uint64(threshold)
 
 
 def _fmix64(h: np.ndarray, scratch: np.ndarray) -> None:
@@ -115,8 +114,13 @@ def _fmix64(h: np.ndarray, scratch: np.ndarray) -> None:
     h ^= scratch
 
 
-def _hash_equal_length(seed: int, data: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
-    """Hash ids that all have `length` bytes: one row of little-endian words per id."""
+def _hash_equal_length(
+    seed: int, data: np.ndarray, starts: np.ndarray, length: int, *, contiguous: bool
+) -> np.ndarray:
+    """Hash ids that all have `length` bytes: one row of little-endian words per id.
+
+    `contiguous`: the ids are consecutive in `data` (all ids of the batch have this length).
+    """
     n = len(starts)
     first = reference_fmix64(seed ^ ((length * GOLDEN) & MASK64))
     h = np.full(n, first, dtype=np.uint64)
@@ -124,7 +128,6 @@ def _hash_equal_length(seed: int, data: np.ndarray, starts: np.ndarray, length: 
         return h
     words = (length + 7) // 8
     matrix = np.zeros((n, words * 8), dtype=np.uint8)
-    contiguous = n == 1 or bool(np.all(np.diff(starts) == length))
     if contiguous:
         begin = int(starts[0])
         matrix[:, :length] = data[begin : begin + n * length].reshape(n, length)

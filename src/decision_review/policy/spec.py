@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from decision_review.policy.sampling import MAX_SEED, PPM
+from decision_review.policy.sampling import MAX_SEED
 
 RULE_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
@@ -142,13 +142,6 @@ class QASample(_Strict):
         default_factory=lambda: ["approve", "decline"], min_length=1
     )
     reason: Text = "Selected at random for quality assurance of automatic decisions."
-
-    @field_validator("rate")
-    @classmethod
-    def _resolution(cls, value: float) -> float:
-        if value > 0 and round(value * PPM) == 0:
-            raise ValueError(f"rate {value} is below one in a million, the finest rate the sample can draw")
-        return value
 
     @field_validator("outcomes")
     @classmethod
