@@ -19,6 +19,8 @@ from decision_review.datasets.base import Dataset
 from decision_review.schemas import ENGINE_FIELDS, FieldKind, FieldSpec, InputContract
 
 MAX_SHOWN_VALUE = 40
+# Largest whole number a float holds exactly; beyond it an integer field's value is not meaningful.
+MAX_WHOLE = 2.0**53
 
 
 def infer_contract(dataset: Dataset) -> InputContract:
@@ -150,8 +152,9 @@ def check_cases(frame: pd.DataFrame, contract: InputContract) -> CheckedCases:
                     out_of_range |= present & (values < spec.minimum)
                 if spec.maximum is not None:
                     out_of_range |= present & (values > spec.maximum)
-            clean = np.where(bad, np.nan, values)
-            columns[spec.name] = pd.array(clean, dtype="Int64") if spec.integer else clean
+            columns[spec.name] = (
+                _as_integers(values, bad | missing) if spec.integer else np.where(bad, np.nan, values)
+            )
         else:
             text, missing = _coerce_categorical(raw)
             if spec.model_input:
@@ -180,8 +183,13 @@ def check_cases(frame: pd.DataFrame, contract: InputContract) -> CheckedCases:
 
 def _empty(spec: FieldSpec, n: int) -> np.ndarray:
     if spec.kind is FieldKind.NUMERIC:
-        return pd.array(np.full(n, np.nan), dtype="Int64") if spec.integer else np.full(n, np.nan)
+        return _as_integers(np.zeros(n), np.ones(n, dtype=bool)) if spec.integer else np.full(n, np.nan)
     return np.full(n, np.nan, dtype=object)
+
+
+def _as_integers(values: np.ndarray, absent: np.ndarray) -> pd.arrays.IntegerArray:
+    """Whole numbers as a nullable Int64 array; `absent` rows (missing or unusable) become <NA>."""
+    return pd.arrays.IntegerArray(np.where(absent, 0, values).astype(np.int64), absent.copy())
 
 
 def _blank(raw: pd.Series) -> np.ndarray:
@@ -211,7 +219,9 @@ def _coerce_numeric(
         with np.errstate(invalid="ignore"):
             fractional = ~missing & ~bad & (values != np.round(values))
         _add(errors, fractional, _messages(raw, fractional, spec.name, "is not a whole number"))
-        bad |= fractional
+        huge = ~missing & ~bad & ~fractional & (np.abs(np.nan_to_num(values)) > MAX_WHOLE)
+        _add(errors, huge, _messages(raw, huge, spec.name, "is too large"))
+        bad |= fractional | huge
     return values, missing, bad
 
 
