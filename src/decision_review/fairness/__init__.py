@@ -10,7 +10,7 @@ from decision_review.fairness.render import (
     selection_rate_figure,
     selection_rate_svg,
 )
-from decision_review.fairness.report import fairness_report
+from decision_review.fairness.report import fairness_report, protected_attribute_settings
 from decision_review.fairness.schemas import (
     AttributeReport,
     Calibration,
@@ -39,6 +39,7 @@ __all__ = [
     "StageReport",
     "fairlearn_inputs",
     "fairness_report",
+    "protected_attribute_settings",
     "render_text",
     "report_renderables",
     "selection_rate_figure",

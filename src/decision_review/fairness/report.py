@@ -29,6 +29,7 @@ from decision_review.fairness.schemas import (
     Screen,
     StageReport,
 )
+from decision_review.schemas import ProtectedAttribute
 
 BOOTSTRAP_METHOD = (
     "percentile bootstrap, resampling all cases with replacement; drawn exactly as multinomial "
@@ -146,6 +147,30 @@ def fairness_report(
         bootstrap_method=BOOTSTRAP_METHOD,
         notes=notes,
     )
+
+
+def protected_attribute_settings(attributes: Sequence[ProtectedAttribute]) -> dict[str, dict]:
+    """`reference_groups` and `declared_groups` for `fairness_report` from protected attribute specs.
+
+    Why: the specs (in the model's input contract or a data set) already say which group is the
+    reference and which groups exist, in their natural order (age bands young to old), so the
+    report lists every declared group, even one with no cases, in that order.
+
+    >>> from decision_review.schemas import ProtectedAttribute
+    >>> protected_attribute_settings([ProtectedAttribute(
+    ...     name="age_band", source="age", bins=[0, 25, 200], labels=["<25", "25+"], reference_group="25+")])
+    {'reference_groups': {'age_band': '25+'}, 'declared_groups': {'age_band': ['<25', '25+']}}
+    """
+    declared: dict[str, list[str]] = {}
+    for a in attributes:
+        if a.labels is not None:
+            declared[a.name] = list(a.labels)
+        elif a.mapping is not None:
+            declared[a.name] = list(dict.fromkeys(a.mapping.values()))
+    return {
+        "reference_groups": {a.name: a.reference_group for a in attributes if a.reference_group is not None},
+        "declared_groups": declared,
+    }
 
 
 def _check_settings(min_group_size: int, air_threshold: float, n_bootstrap: int, confidence: float) -> None:

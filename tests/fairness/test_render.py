@@ -1,0 +1,53 @@
+"""The terminal text and the SVG chart show the report's figures."""
+
+from __future__ import annotations
+
+import pytest
+
+from decision_review.fairness import fairness_report, render_text, selection_rate_svg
+from tests.fairness.test_hand_computed import SEX, _report
+
+OUTCOMES = ["approve", "approve", "decline", "decline", "decline"] + ["approve"] * 4 + ["decline"]
+
+
+@pytest.fixture(scope="module")
+def report():
+    assert len(SEX) == len(OUTCOMES)
+    return _report(OUTCOMES, n_bootstrap=100)
+
+
+def test_text_shows_groups_rates_air_verdict_and_notes(report, random_decisions):
+    text = render_text(report)
+    assert "final / sex: screen fail" in text
+    assert "40.0%" in text and "80.0%" in text and "0.500" in text and "FAIL" in text
+    assert "reference M (highest selection rate)" in text
+    decisions, groups = random_decisions
+    full = fairness_report(
+        decisions,
+        groups,
+        reviewer="reviewer",
+        override="overridden",
+        label="bad",
+        score="score",
+        n_bootstrap=10,
+    )
+    text = render_text(full, stages=["human"], intersections=False)
+    assert (
+        "stage human" in text
+        and "stage final" not in text
+        and "sex x age_band" not in text.split("reviewers")[0]
+    )
+    assert "reviewers" in text and "ann" in text and "override rate by sex" in text
+    assert "notes:" in text and "no known outcome" in text
+
+
+def test_svg_chart_has_every_group_and_is_reproducible(report):
+    svg = selection_rate_svg(report)
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    assert "sex: fail" in svg and "0.8 x M" in svg and "n=5" in svg
+    assert svg == selection_rate_svg(report)
+
+
+def test_svg_for_an_unknown_attribute_is_an_error(report):
+    with pytest.raises(KeyError, match="race"):
+        selection_rate_svg(report, attributes=["race"])
