@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from decision_review.errors import InvalidInput
@@ -109,10 +109,10 @@ def clean_inputs(values: Mapping[str, Any], where: str) -> dict[str, Any]:
 def case_status(outcome: str) -> str:
     """The case status that follows from a decision's outcome."""
     if outcome == Outcome.REVIEW:
-        return CaseStatus.IN_REVIEW
+        return CaseStatus.IN_REVIEW.value
     if outcome == Outcome.ERROR:
-        return CaseStatus.ERROR
-    return CaseStatus.DECIDED
+        return CaseStatus.ERROR.value
+    return CaseStatus.DECIDED.value
 
 
 def insert_cases(
@@ -137,7 +137,7 @@ def insert_cases(
             "received_at": case.received_at or at,
             "inputs": clean_inputs(case.inputs, f"case {case.product}/{case.case_id}"),
             "protected": dict(case.protected),
-            "status": statuses[i] if statuses is not None else CaseStatus.RECEIVED,
+            "status": str(statuses[i]) if statuses is not None else CaseStatus.RECEIVED.value,
         }
         for i, case in enumerate(cases)
     ]
@@ -193,10 +193,8 @@ def existing_case_pks(session: Session, product: str, case_ids: Iterable[str]) -
     found: dict[str, int] = {}
     for start in range(0, len(wanted), LOOKUP_CHUNK):
         chunk = wanted[start : start + LOOKUP_CHUNK]
-        rows = session.execute(
-            select(_cases.c.case_id, _cases.c.id).where(
-                tuple_(_cases.c.product, _cases.c.case_id).in_([(product, c) for c in chunk])
-            )
+        query = select(_cases.c.case_id, _cases.c.id).where(
+            _cases.c.product == product, _cases.c.case_id.in_(chunk)
         )
-        found.update(dict(rows.tuples()))
+        found.update((case_id, pk) for case_id, pk in session.execute(query))
     return found

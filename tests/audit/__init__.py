@@ -1,0 +1,1 @@
+"""Tests of the audit log: the chain, appends, verification, tampering, exports, crash safety."""

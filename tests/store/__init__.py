@@ -1,0 +1,1 @@
+"""Tests of the store: engines, migrations, tables and bulk writes, on SQLite and PostgreSQL."""
