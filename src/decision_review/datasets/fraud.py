@@ -15,10 +15,10 @@ change, and every block is generated with whole-array numpy operations.
 Example::
 
     >>> alerts = generate_alerts(1_000, seed=7)
-    >>> alerts.frame["case_id"].iloc[0]
-    'FA-0000001'
-    >>> sorted(alerts.pattern.unique())[:1]
-    ['none']
+    >>> alerts.frame["case_id"].iloc[0], len(alerts.frame)
+    ('FA-0000001', 1000)
+    >>> set(alerts.pattern) <= set(PATTERNS), alerts.to_dataset().name
+    (True, 'fraud_alerts')
 """
 
 from __future__ import annotations
@@ -168,6 +168,17 @@ _TAKEOVER_MIX = {
     "jewellery": 0.10,
 }
 _HIGH_VALUE_MIX = {"electronics": 0.35, "jewellery": 0.30, "money_transfer": 0.20, "gambling": 0.15}
+
+# Why a legitimate alert was raised (the upstream rule that fired), with its base weight:
+# ordinary habits, a large purchase, spending abroad, a new device, a burst of payments, an odd
+# hour, a merchant's small card check. Travel and new-device weights scale with the customer's
+# own propensity (relative to the population mean), so frequent travellers and device changers
+# raise more false alarms.
+LEGIT_TRIGGERS = ("ordinary", "large_purchase", "travel", "new_device", "velocity", "odd_hour", "card_check")
+_TRIGGER_WEIGHT = np.array([0.50, 0.14, 0.12, 0.10, 0.07, 0.05, 0.02])
+_MEAN_TRAVEL_P = 1.2 / 21.2  # mean of Beta(1.2, 20)
+_MEAN_NEW_DEVICE_P = 1.2 / 21.2
+_ONLINE_MIX = {"online_retail": 0.6, "digital_goods": 0.2, "travel": 0.1, "electronics": 0.1}
 
 ProgressCallback = Callable[[int], None]
 
@@ -367,6 +378,11 @@ def _customer_block(rng: np.random.Generator) -> dict[str, np.ndarray]:
 # --- alerts ------------------------------------------------------------------------------------
 
 
+# Incident lengths: card testing 3 + (geometric(0.35) - 1) rows, account takeover 1 + Poisson(0.4),
+# high-value spending 1 + Bernoulli(0.25), friendly fraud 1.
+_MEAN_INCIDENT_ROWS = np.array([3 + (1 / 0.35 - 1), 1.4, 1.25, 1.0])
+
+
 def _segment_kind_cdf(fraud_rate: float, shares: dict[str, float]) -> np.ndarray:
     """Probabilities of the segment kinds (legit, then FRAUD_PATTERNS) as a cdf.
 
@@ -380,11 +396,6 @@ def _segment_kind_cdf(fraud_rate: float, shares: dict[str, float]) -> np.ndarray
     total = fraud_rate / (1 - fraud_rate + fraud_rate * float(np.sum(s / lengths)))
     q = s * total / lengths
     return _cdf(np.concatenate([[max(0.0, 1.0 - q.sum())], q]))
-
-
-# Incident lengths: card testing 3 + (geometric(0.35) - 1) rows, account takeover 1 + Poisson(0.4),
-# high-value spending 1 + Bernoulli(0.25), friendly fraud 1.
-_MEAN_INCIDENT_ROWS = np.array([3 + (1 / 0.35 - 1), 1.4, 1.25, 1.0])
 
 
 def _alert_block(rng: np.random.Generator, first_row: int, c: _Customers, kind_cdf: np.ndarray) -> dict:
@@ -443,6 +454,61 @@ def _alert_block(rng: np.random.Generator, first_row: int, c: _Customers, kind_c
         "txn_count_24h": rows["count_24h"].astype(np.int64),
         "amount_to_customer_median": np.round(amount_minor / c.median_minor[cust], 3),
         "kind": row_kind,
+    }
+
+
+def _legit_alerts(rng: np.random.Generator, c: _Customers, cust: np.ndarray) -> dict[str, np.ndarray]:
+    """Legitimate alerts: habitual transactions, each raised by one upstream trigger."""
+    n = len(cust)
+    home = c.home[cust]
+    weights = np.tile(_TRIGGER_WEIGHT, (n, 1))
+    weights[:, 2] *= c.travel_p[cust] / _MEAN_TRAVEL_P
+    weights[:, 3] *= c.new_device_p[cust] / _MEAN_NEW_DEVICE_P
+    trigger = _pick_rows(_row_cdf(weights), rng.random(n))
+    big, travel, device = trigger == 1, trigger == 2, trigger == 3
+    velocity, odd_hour, check = trigger == 4, trigger == 5, trigger == 6
+
+    category = _pick_rows(c.category_cdf[cust], rng.random(n))
+    category = np.select(
+        [big, device, check],
+        [
+            _pick(_mix_cdf(_BIG_PURCHASE_MIX), rng.random(n)),
+            _pick(_mix_cdf(_ONLINE_MIX), rng.random(n)),
+            _pick(_mix_cdf(_VERIFICATION_MIX), rng.random(n)),
+        ],
+        category,
+    )
+    amount = c.median_minor[cust] * _CAT_AMOUNT[category] * np.exp(rng.normal(0, 0.6, n))
+    amount *= np.where(big, np.exp(rng.normal(math.log(3), 0.5, n)), 1.0)
+    amount = np.where(check, rng.integers(50, 200, n), amount)
+    card_present = ~(device | check) & (rng.random(n) < _CAT_PRESENT[category])
+    foreign = travel | (rng.random(n) < c.travel_p[cust])
+    country = np.where(foreign, _pick_rows(_DESTINATION_CDF[home], rng.random(n)), home)
+    trip = rng.random(n) < 0.08  # a day out or a business trip inside the home country
+    domestic_km = np.select(
+        [trip, card_present],
+        [np.exp(rng.normal(math.log(200), 0.7, n)), np.exp(rng.normal(math.log(6), 1.0, n))],
+        np.exp(rng.normal(math.log(30), 1.2, n)),  # IP geolocation of a phone or laptop is coarse
+    )
+    new_device = device | (~card_present & (rng.random(n) < c.new_device_p[cust]))
+    credentials = rng.random(n) < np.where(device, 0.25, 0.01)  # a new phone often means a reset
+    count_24h = 1 + rng.poisson(c.daily_txns[cust] * rng.gamma(2.0, 0.5, n))
+    count_1h = 1 + rng.binomial(count_24h - 1, 0.1)
+    burst = np.where(velocity, 2 + rng.poisson(3.0, n), 0)  # tickets, subscriptions renewing together
+    habit_hour = rng.normal(c.hour_centre[cust], c.hour_spread[cust])
+    hour = np.where(odd_hour, rng.normal(3, 2, n), habit_hour)
+    return {
+        "customer": cust,
+        "category": category,
+        "amount": amount,
+        "card_present": card_present,
+        "country": country,
+        "domestic_km": domestic_km,
+        "new_device": new_device,
+        "credentials": credentials,
+        "count_1h": count_1h + burst,
+        "count_24h": count_24h + burst,
+        "hour": np.mod(np.rint(hour), 24).astype(np.int64),
     }
 
 
@@ -517,73 +583,6 @@ def _inject_fraud(
     rows["count_1h"] = rows["count_1h"] + extra_1h
     rows["count_24h"] = rows["count_24h"] + extra_24h
     rows["hour"] = np.where(overt, hour[seg], rows["hour"])
-
-
-# Why a legitimate alert was raised (the upstream rule that fired), with its base weight:
-# ordinary habits, a large purchase, spending abroad, a new device, a burst of payments, an odd
-# hour, a merchant's small card check. Travel and new-device weights scale with the customer's
-# own propensity (relative to the population mean), so frequent travellers and device changers
-# raise more false alarms.
-LEGIT_TRIGGERS = ("ordinary", "large_purchase", "travel", "new_device", "velocity", "odd_hour", "card_check")
-_TRIGGER_WEIGHT = np.array([0.50, 0.14, 0.12, 0.10, 0.07, 0.05, 0.02])
-_MEAN_TRAVEL_P = 1.2 / 21.2  # mean of Beta(1.2, 20)
-_MEAN_NEW_DEVICE_P = 1.2 / 21.2
-_ONLINE_MIX = {"online_retail": 0.6, "digital_goods": 0.2, "travel": 0.1, "electronics": 0.1}
-
-
-def _legit_alerts(rng: np.random.Generator, c: _Customers, cust: np.ndarray) -> dict[str, np.ndarray]:
-    """Legitimate alerts: habitual transactions, each raised by one upstream trigger."""
-    n = len(cust)
-    home = c.home[cust]
-    weights = np.tile(_TRIGGER_WEIGHT, (n, 1))
-    weights[:, 2] *= c.travel_p[cust] / _MEAN_TRAVEL_P
-    weights[:, 3] *= c.new_device_p[cust] / _MEAN_NEW_DEVICE_P
-    trigger = _pick_rows(_row_cdf(weights), rng.random(n))
-    big, travel, device = trigger == 1, trigger == 2, trigger == 3
-    velocity, odd_hour, check = trigger == 4, trigger == 5, trigger == 6
-
-    category = _pick_rows(c.category_cdf[cust], rng.random(n))
-    category = np.select(
-        [big, device, check],
-        [
-            _pick(_mix_cdf(_BIG_PURCHASE_MIX), rng.random(n)),
-            _pick(_mix_cdf(_ONLINE_MIX), rng.random(n)),
-            _pick(_mix_cdf(_VERIFICATION_MIX), rng.random(n)),
-        ],
-        category,
-    )
-    amount = c.median_minor[cust] * _CAT_AMOUNT[category] * np.exp(rng.normal(0, 0.6, n))
-    amount *= np.where(big, np.exp(rng.normal(math.log(3), 0.5, n)), 1.0)
-    amount = np.where(check, rng.integers(50, 200, n), amount)
-    card_present = ~(device | check) & (rng.random(n) < _CAT_PRESENT[category])
-    foreign = travel | (rng.random(n) < c.travel_p[cust])
-    country = np.where(foreign, _pick_rows(_DESTINATION_CDF[home], rng.random(n)), home)
-    trip = rng.random(n) < 0.08  # a day out or a business trip inside the home country
-    domestic_km = np.select(
-        [trip, card_present],
-        [np.exp(rng.normal(math.log(200), 0.7, n)), np.exp(rng.normal(math.log(6), 1.0, n))],
-        np.exp(rng.normal(math.log(30), 1.2, n)),  # IP geolocation of a phone or laptop is coarse
-    )
-    new_device = device | (~card_present & (rng.random(n) < c.new_device_p[cust]))
-    credentials = rng.random(n) < np.where(device, 0.25, 0.01)  # a new phone often means a reset
-    count_24h = 1 + rng.poisson(c.daily_txns[cust] * rng.gamma(2.0, 0.5, n))
-    count_1h = 1 + rng.binomial(count_24h - 1, 0.1)
-    burst = np.where(velocity, 2 + rng.poisson(3.0, n), 0)  # tickets, subscriptions renewing together
-    habit_hour = rng.normal(c.hour_centre[cust], c.hour_spread[cust])
-    hour = np.where(odd_hour, rng.normal(3, 2, n), habit_hour)
-    return {
-        "customer": cust,
-        "category": category,
-        "amount": amount,
-        "card_present": card_present,
-        "country": country,
-        "domestic_km": domestic_km,
-        "new_device": new_device,
-        "credentials": credentials,
-        "count_1h": count_1h + burst,
-        "count_24h": count_24h + burst,
-        "hour": np.mod(np.rint(hour), 24).astype(np.int64),
-    }
 
 
 def _assemble(
