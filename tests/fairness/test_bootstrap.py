@@ -146,3 +146,26 @@ def test_resampled_counts_keep_the_total_and_interval_ignores_undefined_resample
     low, high = interval(np.array([[np.nan, np.nan], [0.2, np.nan], [0.4, np.nan]]), 0.5)
     assert low[0] == pytest.approx(0.25) and high[0] == pytest.approx(0.35)
     assert np.isnan(low[1]) and np.isnan(high[1])
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    resamples=st.integers(min_value=1, max_value=60),
+    columns=st.integers(min_value=1, max_value=5),
+    missing=st.floats(min_value=0.0, max_value=1.0),
+    confidence=st.floats(min_value=0.5, max_value=0.99),
+    seed=st.integers(min_value=0, max_value=2**16),
+)
+def test_interval_equals_numpy_nanquantile(resamples, columns, missing, confidence, seed):
+    rng = np.random.default_rng(seed)
+    samples = rng.random((resamples, columns))
+    samples[rng.random(samples.shape) < missing] = np.nan
+    low, high = interval(samples, confidence)
+    alpha = (1 - confidence) / 2
+    for j in range(columns):
+        column = samples[:, j][~np.isnan(samples[:, j])]
+        if len(column) == 0:
+            assert np.isnan(low[j]) and np.isnan(high[j])
+        else:
+            assert low[j] == pytest.approx(np.quantile(column, alpha))
+            assert high[j] == pytest.approx(np.quantile(column, 1 - alpha))

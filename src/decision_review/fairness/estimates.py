@@ -31,10 +31,18 @@ class Figures:
 
     def __init__(self, observed: dict[str, np.ndarray], resampled: dict[str, np.ndarray], confidence: float):
         self.point = {k: v[0] for k, v in observed.items()}
+        # One interval call for every figure: flatten each to (B, -1) side by side, then split back.
+        names = list(resampled)
+        flat = [resampled[k].reshape(len(resampled[k]), int(np.prod(resampled[k].shape[1:]))) for k in names]
+        low, high = interval(np.concatenate(flat, axis=1), confidence)
         self.low: dict[str, np.ndarray] = {}
         self.high: dict[str, np.ndarray] = {}
-        for k, v in resampled.items():
-            self.low[k], self.high[k] = interval(v, confidence)
+        start = 0
+        for k, f in zip(names, flat, strict=True):
+            shape = resampled[k].shape[1:]
+            self.low[k] = low[start : start + f.shape[1]].reshape(shape)
+            self.high[k] = high[start : start + f.shape[1]].reshape(shape)
+            start += f.shape[1]
 
     def get(self, name: str, i: int | None = None) -> Estimate:
         if i is None:

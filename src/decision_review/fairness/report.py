@@ -253,21 +253,6 @@ def _figures(t: dict[str, np.ndarray], reference: int | None, cfg: _Config) -> d
     return out
 
 
-def _totals(
-    counts: np.ndarray,
-    score_sums: np.ndarray | None,
-    cell_group: np.ndarray,
-    n_groups: int,
-    indicators: dict[str, np.ndarray],
-) -> dict[str, np.ndarray]:
-    totals = m.group_totals(counts, cell_group, n_groups, indicators)
-    if score_sums is not None:
-        totals["cal_score"] = m.group_totals(score_sums, cell_group, n_groups, {"s": indicators["cal_n"]})[
-            "s"
-        ]
-    return totals
-
-
 def _stage_report(
     stage: str,
     column: str,
@@ -285,18 +270,21 @@ def _stage_report(
     key = m.stage_key(fine, n_fine, outcome, enc.label, scored)
     cells = tabulate(key, enc.score if scored is not None else None)
     cell_fine, indicators = m.stage_indicators(cells.keys, n_fine)
-    observed = cells.counts[None, :].astype(float)
-    resampled = resample_counts(cells.counts, cfg.n_bootstrap, rng).astype(float)
-    observed_scores = resampled_scores = None
+    # Row 0: the observed counts; rows 1..B: the resamples. With scores, the same rows again
+    # holding score sums, so one sparse product per attribute gives every total.
+    counts = np.vstack([cells.counts[None, :], resample_counts(cells.counts, cfg.n_bootstrap, rng)]).astype(
+        float
+    )
+    rows = len(counts)
     if scored is not None:
-        observed_scores = (cells.counts * cells.score_mean)[None, :]
-        resampled_scores = resample_score_sums(resampled, cells, rng)
+        score_sums = np.vstack([counts[:1] * cells.score_mean, resample_score_sums(counts[1:], cells, rng)])
+        counts = np.vstack([counts, score_sums])
 
     def totals(cell_group: np.ndarray, n_groups: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        return (
-            _totals(observed, observed_scores, cell_group, n_groups, indicators),
-            _totals(resampled, resampled_scores, cell_group, n_groups, indicators),
-        )
+        t = m.group_totals(counts, cell_group, n_groups, indicators)
+        if scored is not None:
+            t = {k: v[:rows] for k, v in t.items()} | {"cal_score": t["cal_n"][rows:]}
+        return {k: v[:1] for k, v in t.items()}, {k: v[1:] for k, v in t.items()}
 
     everyone = np.where(cell_fine >= 0, 0, -1)
     obs_all, boot_all = totals(everyone, 1)
