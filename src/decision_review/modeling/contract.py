@@ -134,6 +134,7 @@ def check_cases(frame: pd.DataFrame, contract: InputContract) -> CheckedCases:
     out_of_range = np.zeros(n, dtype=bool)
     unseen = np.zeros(n, dtype=bool)
     missing_count = np.zeros(n, dtype=np.int64)
+    # Categorical columns stay pandas str Series (Arrow-backed): no round trip through Python objects.
     columns: dict[str, pd.Series | pd.api.extensions.ExtensionArray | np.ndarray] = {}
 
     for spec in contract.fields:
@@ -141,7 +142,7 @@ def check_cases(frame: pd.DataFrame, contract: InputContract) -> CheckedCases:
             _add(errors, np.ones(n, dtype=bool), f"column {spec.name!r} is missing (required field)")
             if spec.model_input:
                 missing_count += 1
-            columns[spec.name] = _empty(spec, n)
+            columns[spec.name] = _empty(spec, frame.index)
             continue
         raw = frame[spec.name]
         if spec.kind is FieldKind.NUMERIC:
@@ -159,7 +160,7 @@ def check_cases(frame: pd.DataFrame, contract: InputContract) -> CheckedCases:
             text, missing = _coerce_categorical(raw)
             if spec.model_input:
                 unseen |= ~missing & ~text.isin(spec.categories or []).to_numpy()
-            columns[spec.name] = text.to_numpy()
+            columns[spec.name] = text
         if not spec.nullable:
             _add(errors, missing, f"field {spec.name!r} has no value (required)")
         if spec.model_input:
@@ -168,9 +169,6 @@ def check_cases(frame: pd.DataFrame, contract: InputContract) -> CheckedCases:
     known = {*contract.field_names, contract.id_field, *ENGINE_FIELDS}
     unknown = [str(c) for c in frame.columns if c not in known]
     coerced = pd.DataFrame(columns, index=frame.index)
-    for spec in contract.fields:
-        if spec.kind is FieldKind.CATEGORICAL:
-            coerced[spec.name] = coerced[spec.name].astype("str")
     return CheckedCases(
         frame=coerced,
         errors=pd.Series(errors, index=frame.index, dtype=object, name="error"),
@@ -181,10 +179,11 @@ def check_cases(frame: pd.DataFrame, contract: InputContract) -> CheckedCases:
     )
 
 
-def _empty(spec: FieldSpec, n: int) -> np.ndarray:
+def _empty(spec: FieldSpec, index: pd.Index) -> pd.Series | np.ndarray:
+    n = len(index)
     if spec.kind is FieldKind.NUMERIC:
         return _as_integers(np.zeros(n), np.ones(n, dtype=bool)) if spec.integer else np.full(n, np.nan)
-    return np.full(n, np.nan, dtype=object)
+    return pd.Series(np.nan, index=index, dtype="str")
 
 
 def _as_integers(values: np.ndarray, absent: np.ndarray) -> pd.arrays.IntegerArray:

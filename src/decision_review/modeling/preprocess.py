@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from decision_review.errors import InvalidInput
 from decision_review.schemas import FieldKind, InputContract
@@ -79,9 +81,9 @@ class OneHotLayout:
             raise InvalidInput(
                 f"cases lack model input column(s) {missing}; check them with check_cases first"
             )
-        n = len(frame)
-        out = np.zeros((n, self.n_columns), dtype=np.float32)
-        rows = np.arange(n)
+        # Every element is written exactly once (numbers, or a whole one-hot block per field), so
+        # the matrix needs no zero-filling pass: a million cases cost one allocation.
+        out = np.empty((len(frame), self.n_columns), dtype=np.float32)
         for f in self.fields:
             column = frame[f.name]
             if f.kind is FieldKind.NUMERIC:
@@ -93,12 +95,12 @@ class OneHotLayout:
                         "check the cases with check_cases first"
                     ) from exc
                 continue
-            codes = pd.Index(f.categories).get_indexer(column.astype("str"))
-            known = codes >= 0
-            out[rows[known], f.start + codes[known]] = 1.0
+            codes = _category_codes(column, f.categories)
+            block = out[:, f.start : f.stop]
+            np.equal(codes[:, None], np.arange(f.stop - f.start), out=block, casting="unsafe")
             absent = column.isna().to_numpy()
             if absent.any():
-                out[absent, f.start : f.stop] = np.nan
+                block[absent] = np.nan
         return out
 
     def to_dict(self) -> dict:
@@ -131,3 +133,17 @@ class OneHotLayout:
                 for f in data["fields"]
             )
         )
+
+
+def _category_codes(column: pd.Series, categories: tuple[str, ...]) -> np.ndarray:
+    """Position of each value in `categories`, -1 for unseen or missing.
+
+    Text columns go through Arrow's hash lookup (several times faster than pandas' for a million
+    rows); anything else is turned into text first.
+    """
+    if isinstance(column.dtype, pd.StringDtype):
+        values = pa.array(column.array)
+        if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+            found = pc.index_in(values, value_set=pa.array(categories, type=values.type))
+            return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.intp)
+    return pd.Index(categories).get_indexer(column.astype("str"))
