@@ -9,7 +9,7 @@ docs/policy-language.md so it can be recomputed with a few lines of stdlib Pytho
 The algorithm ("qa-hash-v1"), all arithmetic modulo 2**64:
 
 1. ``data = case_id.encode("utf-8")``
-2. ``h = fmix64(seed XOR (len(data) * 0x9E3779B97F4A7C15))``
+2. ``h = fmix64(seed XOR ((len(data) + 1) * 0x9E3779B97F4A7C15))``
 3. for each 8-byte chunk of ``data`` (the last one may be shorter):
    ``h = fmix64(h XOR int.from_bytes(chunk, "little"))``
 4. the case is sampled when ``h < int(rate * 2**64)`` (the rate as a share of all 64-bit values)
@@ -61,7 +61,7 @@ def reference_qa_hash(seed: int, case_id: str) -> int:
     False
     """
     data = case_id.encode("utf-8")
-    h = reference_fmix64(seed ^ ((len(data) * GOLDEN) & MASK64))
+    h = reference_fmix64(seed ^ (((len(data) + 1) * GOLDEN) & MASK64))
     for start in range(0, len(data), 8):
         h = reference_fmix64(h ^ int.from_bytes(data[start : start + 8], "little"))
     return h
@@ -122,7 +122,7 @@ def _hash_equal_length(
     `contiguous`: the ids are consecutive in `data` (all ids of the batch have this length).
     """
     n = len(starts)
-    first = reference_fmix64(seed ^ ((length * GOLDEN) & MASK64))
+    first = reference_fmix64(seed ^ (((length + 1) * GOLDEN) & MASK64))
     h = np.full(n, first, dtype=np.uint64)
     if length == 0:
         return h
