@@ -154,3 +154,10 @@ def test_the_report_is_valid_json_without_nan_and_round_trips(random_decisions):
     text = report.model_dump_json()
     json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
     assert FairnessReport.model_validate_json(text) == report
+
+
+def test_a_missing_label_column_is_disclosed_once_at_the_top():
+    decisions, groups = _frame({"a": (40, 10), "b": (40, 10)})
+    groups["h"] = np.tile(["x", "y"], 50)
+    report = fairness_report(decisions, groups, stages={"f": "final", "g": "final"}, n_bootstrap=0)
+    assert sum("no label column" in note for note in report.notes) == 1

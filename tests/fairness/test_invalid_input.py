@@ -153,3 +153,7 @@ def test_accepted_variants_of_valid_input(frames):
         decisions, groups, label="bad", score="score", override="overridden", n_bootstrap=0
     )
     assert report == baseline
+
+
+def test_an_empty_decisions_frame(frames):
+    _fails(frames, "no cases", decisions=frames[0].iloc[:0], groups=frames[1].iloc[:0])

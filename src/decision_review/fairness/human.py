@@ -132,7 +132,9 @@ def human_review_report(
             ]
             overrides_by_group.append(OverrideAttribute(attribute=g.name, members=g.members, groups=groups))
 
-    def row(name: str, n: int, fig: Figures, i: int, attribute: str | None = None, group: str | None = None):
+    def row(
+        name: str, n: int, fig: Figures, i: int, attribute: str | None = None, group: str | None = None
+    ) -> ReviewerRow:
         return ReviewerRow(
             reviewer=name,
             attribute=attribute,

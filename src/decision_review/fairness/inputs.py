@@ -228,6 +228,8 @@ def encode(
 ) -> Encoded:
     if not isinstance(decisions, pd.DataFrame) or not isinstance(groups, pd.DataFrame):
         raise InvalidInput("decisions and groups must both be pandas DataFrames")
+    if len(decisions) == 0:
+        raise InvalidInput("the decisions frame has no cases; a fairness report needs at least one")
     if len(decisions) != len(groups):
         raise InvalidInput(
             f"decisions has {len(decisions)} rows but groups has {len(groups)}; give one groups row per case"

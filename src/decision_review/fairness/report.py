@@ -31,6 +31,7 @@ from decision_review.fairness.schemas import (
 )
 from decision_review.schemas import ProtectedAttribute
 
+NO_LABEL_NOTE = "no label column: TPR, FPR, the equalised odds difference and calibration are not computed"
 BOOTSTRAP_METHOD = (
     "percentile bootstrap, resampling all cases with replacement; drawn exactly as multinomial "
     "counts of (group combination x outcome x label) cells, with a normal approximation for "
@@ -126,10 +127,12 @@ def fairness_report(
             seed=seed,
         )
     notes = [*enc.notes, *reference_notes]
+    if label is None:
+        notes.append(NO_LABEL_NOTE)
     for s in stage_reports:
         notes += [f"{s.stage}: {note}" for note in s.notes]
         for a in s.attributes:
-            notes += [f"{s.stage} / {a.attribute}: {note}" for note in a.notes]
+            notes += [f"{s.stage} / {a.attribute}: {note}" for note in a.notes if note != NO_LABEL_NOTE]
     if human is not None:
         notes += [f"human review: {note}" for note in human.notes]
     return FairnessReport(
@@ -413,7 +416,7 @@ def _attribute_report(
         if eod.value is None:
             notes.append("equalised odds difference undefined: no group has both good and bad known outcomes")
     else:
-        notes.append("no label column: TPR, FPR and the equalised odds difference are not computed")
+        notes.append(NO_LABEL_NOTE)
     return AttributeReport(
         attribute=g.name,
         members=g.members,
