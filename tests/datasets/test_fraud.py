@@ -184,9 +184,7 @@ def test_a_boosted_model_learns_the_overt_patterns_but_not_friendly_fraud():
         generate_alerts(60_000, seed=1, fraud_rate=0.02),
         generate_alerts(60_000, seed=2, fraud_rate=0.02),
     )
-    model = xgb.XGBClassifier(
-        n_estimators=80, max_depth=4, learning_rate=0.1, enable_categorical=True, n_jobs=2
-    )
+    model = xgb.XGBClassifier(n_estimators=80, max_depth=4, learning_rate=0.1, enable_categorical=True)
     model.fit(features(train), train.is_fraud)
     score = model.predict_proba(features(test))[:, 1]
     assert 0.85 < roc_auc_score(test.is_fraud, score) < 0.98

@@ -469,34 +469,28 @@ def _legit_alerts(rng: np.random.Generator, c: _Customers, cust: np.ndarray) -> 
     velocity, odd_hour, check = trigger == 4, trigger == 5, trigger == 6
 
     category = _pick_rows(c.category_cdf[cust], rng.random(n))
-    category = np.select(
-        [big, device, check],
-        [
-            _pick(_mix_cdf(_BIG_PURCHASE_MIX), rng.random(n)),
-            _pick(_mix_cdf(_ONLINE_MIX), rng.random(n)),
-            _pick(_mix_cdf(_VERIFICATION_MIX), rng.random(n)),
-        ],
-        category,
-    )
+    for chosen, mix in ((big, _BIG_PURCHASE_MIX), (device, _ONLINE_MIX), (check, _VERIFICATION_MIX)):
+        category[chosen] = _pick(_mix_cdf(mix), rng.random(int(chosen.sum())))
     amount = c.median_minor[cust] * _CAT_AMOUNT[category] * np.exp(rng.normal(0, 0.6, n))
-    amount *= np.where(big, np.exp(rng.normal(math.log(3), 0.5, n)), 1.0)
-    amount = np.where(check, rng.integers(50, 200, n), amount)
+    amount[big] *= np.exp(rng.normal(math.log(3), 0.5, int(big.sum())))
+    amount[check] = rng.integers(50, 200, int(check.sum()))
     card_present = ~(device | check) & (rng.random(n) < _CAT_PRESENT[category])
     foreign = travel | (rng.random(n) < c.travel_p[cust])
-    country = np.where(foreign, _pick_rows(_DESTINATION_CDF[home], rng.random(n)), home)
-    trip = rng.random(n) < 0.08  # a day out or a business trip inside the home country
-    domestic_km = np.select(
-        [trip, card_present],
-        [np.exp(rng.normal(math.log(200), 0.7, n)), np.exp(rng.normal(math.log(6), 1.0, n))],
-        np.exp(rng.normal(math.log(30), 1.2, n)),  # IP geolocation of a phone or laptop is coarse
-    )
+    country = home.copy()
+    country[foreign] = _pick_rows(_DESTINATION_CDF[home[foreign]], rng.random(int(foreign.sum())))
+    # At home: 8% day trips or business trips; card present near home; online, the IP
+    # geolocation of a phone or laptop is coarse.
+    trip = rng.random(n) < 0.08
+    log_km = np.select([trip, card_present], [math.log(200), math.log(6)], math.log(30))
+    domestic_km = np.exp(rng.normal(log_km, np.select([trip, card_present], [0.7, 1.0], 1.2)))
     new_device = device | (~card_present & (rng.random(n) < c.new_device_p[cust]))
     credentials = rng.random(n) < np.where(device, 0.25, 0.01)  # a new phone often means a reset
     count_24h = 1 + rng.poisson(c.daily_txns[cust] * rng.gamma(2.0, 0.5, n))
     count_1h = 1 + rng.binomial(count_24h - 1, 0.1)
-    burst = np.where(velocity, 2 + rng.poisson(3.0, n), 0)  # tickets, subscriptions renewing together
-    habit_hour = rng.normal(c.hour_centre[cust], c.hour_spread[cust])
-    hour = np.where(odd_hour, rng.normal(3, 2, n), habit_hour)
+    burst = np.zeros(n, dtype=np.int64)
+    burst[velocity] = 2 + rng.poisson(3.0, int(velocity.sum()))  # tickets, renewals together
+    hour = rng.normal(c.hour_centre[cust], c.hour_spread[cust])
+    hour[odd_hour] = rng.normal(3, 2, int(odd_hour.sum()))
     return {
         "customer": cust,
         "category": category,
@@ -523,66 +517,63 @@ def _inject_fraud(
     """Overwrite the fraud rows of `rows` (legitimate so far) with their pattern's values, in place.
 
     Incident-level draws (country, device, card presence, hour) are shared by an incident's rows.
-    Friendly fraud is left exactly as the legitimate alert it replaced.
+    Friendly fraud is left exactly as the legitimate alert it replaced. Only the few fraud rows
+    are drawn for, so the cost does not grow with the legitimate alerts.
     """
-    n, n_seg = len(seg), len(kind)
-    cust, pos, row_kind = rows["customer"], np.arange(n) - seg_start[seg], kind[seg]
-    ct, ato, hv = row_kind == _CT, row_kind == _ATO, row_kind == _HV
-    overt = ct | ato | hv
-    seg_ct, seg_ato, seg_hv = kind == _CT, kind == _ATO, kind == _HV
-    seg_home = c.home[cust[seg_start]]
+    incident = np.flatnonzero((kind == _CT) | (kind == _ATO) | (kind == _HV))
+    m = len(incident)
+    i_ct, i_ato, i_hv = (kind[incident] == k for k in (_CT, _ATO, _HV))
+    first = seg_start[incident]
+    victim_home = c.home[rows["customer"][first]]
 
-    def per_pattern(values: tuple[float, float, float]) -> np.ndarray:
-        return np.select([seg_ct, seg_ato, seg_hv], list(values), 0.0)
+    def per_pattern(ct: object, ato: object, hv: object) -> np.ndarray:
+        return np.select([i_ct, i_ato, i_hv], [ct, ato, hv])
 
-    foreign = rng.random(n_seg) < per_pattern((0.6, 0.45, 0.25))
-    country = np.where(foreign, _pick_rows(_DESTINATION_CDF[seg_home], rng.random(n_seg)), seg_home)
-    device = rng.random(n_seg) < per_pattern((0.8, 0.7, 0.3))
-    present = seg_hv & (rng.random(n_seg) < 0.55)
-    credentials = seg_ato & (rng.random(n_seg) < 0.4)
-    testing_category = _pick(_mix_cdf(_CARD_TESTING_MIX), rng.random(n_seg))
-    night = np.mod(np.rint(rng.normal(3, 3, n_seg)), 24)
-    odd_hour = np.where(rng.random(n_seg) < 0.5, rng.integers(0, 24, n_seg), night)
-    shop_hour = np.clip(np.rint(rng.normal(15, 3, n_seg)), 8, 21)
+    foreign = rng.random(m) < per_pattern(0.6, 0.45, 0.25)
+    country = np.where(foreign, _pick_rows(_DESTINATION_CDF[victim_home], rng.random(m)), victim_home)
+    device = rng.random(m) < per_pattern(0.8, 0.7, 0.3)
+    present = i_hv & (rng.random(m) < 0.55)
+    credentials = i_ato & (rng.random(m) < 0.4)
+    testing_category = _pick(_mix_cdf(_CARD_TESTING_MIX), rng.random(m))
+    night = np.mod(np.rint(rng.normal(3, 3, m)), 24)
+    odd_hour = np.where(rng.random(m) < 0.5, rng.integers(0, 24, m), night)
+    shop_hour = np.clip(np.rint(rng.normal(15, 3, m)), 8, 21)
     # Half of the takeovers happen at the victim's usual hour (the fraudster lives in the same zone).
-    habitual = rows["hour"][seg_start]
-    hour = np.select(
-        [seg_ct, seg_ato, seg_hv],
-        [odd_hour, np.where(rng.random(n_seg) < 0.5, habitual, odd_hour), shop_hour],
-        0,
-    )
-    hour = hour.astype(np.int64)
+    takeover_hour = np.where(rng.random(m) < 0.5, rows["hour"][first], odd_hour)
+    hour = per_pattern(odd_hour, takeover_hour, shop_hour).astype(np.int64)
 
-    rows["category"] = np.select(
-        [ct, ato, hv],
-        [
-            testing_category[seg],
-            _pick(_mix_cdf(_TAKEOVER_MIX), rng.random(n)),
-            _pick(_mix_cdf(_HIGH_VALUE_MIX), rng.random(n)),
-        ],
-        rows["category"],
+    # The rows of those incidents: r indexes the block, i the incident each row belongs to.
+    r = np.flatnonzero(np.isin(seg, incident))
+    i = np.searchsorted(incident, seg[r])
+    k = len(r)
+    ct, ato, hv = i_ct[i], i_ato[i], i_hv[i]
+    pos = r - first[i]
+    median = c.median_minor[rows["customer"][r]]
+    rows["category"][r] = np.select(
+        [ct, ato],
+        [testing_category[i], _pick(_mix_cdf(_TAKEOVER_MIX), rng.random(k))],
+        _pick(_mix_cdf(_HIGH_VALUE_MIX), rng.random(k)),
     )
-    rows["amount"] = np.select(
-        [ct, ato, hv],
+    rows["amount"][r] = np.select(
+        [ct, ato],
         [
-            np.where(rng.random(n) < 0.3, 100, rng.integers(50, 2_000, n)),
-            c.median_minor[cust] * np.exp(rng.normal(math.log(3), 0.8, n)),
-            np.exp(rng.normal(math.log(35_000), 0.9, n)),
+            np.where(rng.random(k) < 0.3, 100, rng.integers(50, 2_000, k)),
+            median * np.exp(rng.normal(math.log(3), 0.8, k)),
         ],
-        rows["amount"],
+        np.exp(rng.normal(math.log(35_000), 0.9, k)),
     )
-    rows["card_present"] = np.where(overt, present[seg], rows["card_present"])
-    rows["country"] = np.where(overt, country[seg], rows["country"])
-    fraud_km = np.exp(rng.normal(np.where(hv, math.log(20), math.log(100)), np.where(hv, 1.2, 1.0)))
-    rows["domestic_km"] = np.where(overt, fraud_km, rows["domestic_km"])
-    rows["new_device"] = np.where(overt, ~rows["card_present"] & device[seg], rows["new_device"])
-    rows["credentials"] = np.where(ato, credentials[seg], rows["credentials"])
-    extra_1h = np.select([ct, ato, hv], [rng.poisson(1.5, n), rng.poisson(1.0, n), rng.poisson(0.4, n)], 0)
-    extra_1h = np.where(overt, extra_1h + pos, 0)  # the incident's earlier rows count too
-    extra_24h = extra_1h + np.select([ct, ato], [rng.poisson(1.0, n), rng.poisson(1.5, n)], 0)
-    rows["count_1h"] = rows["count_1h"] + extra_1h
-    rows["count_24h"] = rows["count_24h"] + extra_24h
-    rows["hour"] = np.where(overt, hour[seg], rows["hour"])
+    rows["card_present"][r] = present[i]
+    rows["country"][r] = country[i]
+    rows["domestic_km"][r] = np.exp(
+        rng.normal(np.where(hv, math.log(20), math.log(100)), np.where(hv, 1.2, 1.0))
+    )
+    rows["new_device"][r] = ~present[i] & device[i]
+    rows["credentials"][r] = np.where(ato, credentials[i], rows["credentials"][r])
+    # The incident's earlier rows count towards its velocity too.
+    extra_1h = pos + rng.poisson(np.select([ct, ato], [1.5, 1.0], 0.4))
+    rows["count_1h"][r] += extra_1h
+    rows["count_24h"][r] += extra_1h + rng.poisson(np.select([ct, ato], [1.0, 1.5], 0.0))
+    rows["hour"][r] = hour[i]
 
 
 def _assemble(
