@@ -89,4 +89,4 @@ def random_frame(n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 @pytest.fixture(scope="session")
 def random_decisions() -> tuple[pd.DataFrame, pd.DataFrame]:
-    return random_frame(3000, seed=7)
+    return random_frame(1500, seed=7)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from decision_review.fairness import fairness_report, render_text, selection_rate_svg
-from tests.fairness.test_hand_computed import SEX, _report
-
-OUTCOMES = ["approve", "approve", "decline", "decline", "decline"] + ["approve"] * 4 + ["decline"]
 
 
 @pytest.fixture(scope="module")
 def report():
-    assert len(SEX) == len(OUTCOMES)
-    return _report(OUTCOMES, n_bootstrap=100)
+    # F approves 2 of 5, M 4 of 5: AIR(F) = 0.5, the screen fails.
+    decisions = pd.DataFrame(
+        {"final": ["approve", "approve", "decline", "decline", "decline"] * 1 + ["approve"] * 4 + ["decline"]}
+    )
+    groups = pd.DataFrame({"sex": ["F"] * 5 + ["M"] * 5})
+    return fairness_report(decisions, groups, stages={"final": "final"}, min_group_size=1, n_bootstrap=100)
 
 
 def test_text_shows_groups_rates_air_verdict_and_notes(report, random_decisions):
