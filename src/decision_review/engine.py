@@ -26,7 +26,6 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import polars as pl
-from pandas.api import types as ptypes
 
 from decision_review.errors import InvalidInput
 from decision_review.modeling.contract import CheckedCases
@@ -114,7 +113,8 @@ class Decisions:
 class DecisionEngine:
     """A model and the policy that uses it, ready to decide batches of raw cases.
 
-    >>> engine = DecisionEngine.from_policy_file("policies/german_credit.yaml", ModelRegistry("models"))  # doctest: +SKIP
+    >>> registry = ModelRegistry("models")  # doctest: +SKIP
+    >>> engine = DecisionEngine.from_policy_file("policies/german_credit.yaml", registry)  # doctest: +SKIP
     >>> engine.decide(cases).frame[["case_id", "outcome", "score", "winning_rule"]]  # doctest: +SKIP
     """
 
@@ -127,7 +127,8 @@ class DecisionEngine:
         if (self.policy.model_name, self.policy.model_version) != (self.model.name, self.model.version):
             raise InvalidInput(
                 f"policy {self.policy.name} v{self.policy.version} uses model "
-                f"{self.policy.model_name} v{self.policy.model_version}, not {self.model.name} v{self.model.version}"
+                f"{self.policy.model_name} v{self.policy.model_version}, "
+                f"not {self.model.name} v{self.model.version}"
             )
 
     @classmethod
@@ -217,8 +218,7 @@ class DecisionEngine:
                 f"(columns given: {', '.join(map(str, cases.columns[:20]))})"
             )
         raw = cases[id_field]
-        text = raw.astype("string") if not ptypes.is_string_dtype(raw) else raw.astype("string")
-        text = text.str.strip()
+        text = raw.astype("string").str.strip()
         return text.mask(text == "").reset_index(drop=True)
 
     def _evaluate_policy(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -110,11 +112,8 @@ def test_bad_rows_become_error_rows_and_the_rest_is_decided_as_alone(engine, cas
 
 
 def test_invalid_input_is_an_error_row_when_the_policy_says_so(model_registry, cases, tmp_path):
-    text = (
-        open(POLICY)
-        .read()
-        .replace("on_invalid_input:\n  action: review", "on_invalid_input:\n  action: error")
-    )
+    text = Path(POLICY).read_text()
+    text = text.replace("on_invalid_input:\n  action: review", "on_invalid_input:\n  action: error")
     path = tmp_path / "strict.yaml"
     path.write_text(text)
     strict = DecisionEngine.from_policy_file(path, model_registry)

@@ -58,9 +58,8 @@ def decide(
     decisions = decide_in_chunks(engine, cases, explain=explain, chunk_size=chunk_size, console=console)
     write_decisions(decisions.frame, output)
     if decisions.unknown_columns:
-        console.print(
-            f"[yellow]note:[/] ignored columns the model does not know: {', '.join(decisions.unknown_columns[:20])}"
-        )
+        unknown = ", ".join(decisions.unknown_columns[:20])
+        console.print(f"[yellow]note:[/] ignored columns the model does not know: {unknown}")
     Console().print(summary_table(decisions.frame, f"{len(decisions):,} cases decided -> {output}"))
 
 
