@@ -12,7 +12,7 @@ from decision_review.fairness import fairness_report, render_text, selection_rat
 def report():
     # F approves 2 of 5, M 4 of 5: AIR(F) = 0.5, the screen fails.
     decisions = pd.DataFrame(
-        {"final": ["approve", "approve", "decline", "decline", "decline"] * 1 + ["approve"] * 4 + ["decline"]}
+        {"final": ["approve", "approve", "decline", "decline", "decline"] + ["approve"] * 4 + ["decline"]}
     )
     groups = pd.DataFrame({"sex": ["F"] * 5 + ["M"] * 5})
     return fairness_report(decisions, groups, stages={"final": "final"}, min_group_size=1, n_bootstrap=100)
