@@ -9,6 +9,7 @@ category, missing values).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -191,12 +192,12 @@ def _as_integers(values: np.ndarray, absent: np.ndarray) -> pd.arrays.IntegerArr
     return pd.arrays.IntegerArray(np.where(absent, 0, values).astype(np.int64), absent.copy())
 
 
-def _blank(raw: pd.Series) -> np.ndarray:
+def _blank(raw: pd.Series, text: pd.Series | None = None) -> np.ndarray:
     """Missing: NA/None/NaN, or text that is empty after trimming (how forms and CSVs say 'no value')."""
     missing = raw.isna().to_numpy().copy()
     if not is_numeric(raw) and not ptypes.is_bool_dtype(raw):
-        text = raw.astype("str")
-        missing |= (text.str.strip() == "").fillna(False).to_numpy(dtype=bool)
+        text = raw.astype("str") if text is None else text
+        missing |= (text.str.strip() == "").to_numpy(dtype=bool, na_value=False)
     return missing
 
 
@@ -204,30 +205,33 @@ def _coerce_numeric(
     raw: pd.Series, spec: FieldSpec, errors: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Float values, the missing mask, and the mask of rows with an unusable value (already reported)."""
-    missing = _blank(raw)
     if is_numeric(raw):
+        missing = raw.isna().to_numpy()
         values = raw.to_numpy(dtype=float, na_value=np.nan)
     else:
+        missing = _blank(raw)
         values = pd.to_numeric(raw.where(~missing), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    name = spec.name
     unparsed = np.isnan(values) & ~missing
-    _add(errors, unparsed, _messages(raw, unparsed, spec.name, "is not a number"))
+    _add(errors, unparsed, lambda: _messages(raw, unparsed, name, "is not a number"))
     infinite = np.isinf(values)
-    _add(errors, infinite, _messages(raw, infinite, spec.name, "is not a finite number"))
+    _add(errors, infinite, lambda: _messages(raw, infinite, name, "is not a finite number"))
     bad = unparsed | infinite
     if spec.integer:
         with np.errstate(invalid="ignore"):
             fractional = ~missing & ~bad & (values != np.round(values))
-        _add(errors, fractional, _messages(raw, fractional, spec.name, "is not a whole number"))
+        _add(errors, fractional, lambda: _messages(raw, fractional, name, "is not a whole number"))
         huge = ~missing & ~bad & ~fractional & (np.abs(np.nan_to_num(values)) > MAX_WHOLE)
-        _add(errors, huge, _messages(raw, huge, spec.name, "is too large"))
+        _add(errors, huge, lambda: _messages(raw, huge, name, "is too large"))
         bad |= fractional | huge
     return values, missing, bad
 
 
 def _coerce_categorical(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Values as text (whole floats written without '.0', so 1.0 matches category "1")."""
-    missing = _blank(raw)
-    if ptypes.is_float_dtype(raw):
+    if isinstance(raw.dtype, pd.StringDtype):
+        text = raw
+    elif ptypes.is_float_dtype(raw):
         values = raw.to_numpy(dtype=float, na_value=np.nan)
         with np.errstate(invalid="ignore"):
             whole = np.isfinite(values) & (values == np.round(values))
@@ -235,7 +239,9 @@ def _coerce_categorical(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
         text = raw.astype("str").where(~whole, as_int)
     else:
         text = raw.astype("str")
-    text = text.where(~missing)
+    missing = _blank(raw, text)
+    if missing.any():
+        text = text.where(~missing)
     return text, missing
 
 
@@ -245,12 +251,16 @@ def _messages(raw: pd.Series, mask: np.ndarray, field_name: str, problem: str) -
     return (f"field {field_name!r}: '" + shown + f"' {problem}").to_numpy(dtype=object)
 
 
-def _add(errors: np.ndarray, mask: np.ndarray, message: str | np.ndarray) -> None:
-    """Append `message` to the error of each flagged row ("; " between several problems)."""
+def _add(errors: np.ndarray, mask: np.ndarray, message: str | Callable[[], np.ndarray]) -> None:
+    """Append `message` to the error of each flagged row ("; " between several problems).
+
+    Per-row messages come from a callable, built only when some row is flagged: on clean data
+    (the usual case) no message is ever formatted.
+    """
     idx = np.flatnonzero(mask)
     if not len(idx):
         return
-    new = np.full(len(idx), message, dtype=object) if isinstance(message, str) else message
+    new = np.full(len(idx), message, dtype=object) if isinstance(message, str) else message()
     old = errors[idx]
     first = pd.isna(old)
     errors[idx[first]] = new[first]
