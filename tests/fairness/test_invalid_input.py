@@ -89,6 +89,7 @@ def test_lengths_and_indexes_must_line_up(frames):
 def test_outcome_values_outside_the_allowed_set(frames):
     decisions = frames[0].assign(final_outcome=["approve", "maybe", "error", None] * 10)
     _fails(frames, r"outcome column 'final_outcome' has value\(s\) \['error', 'maybe'\]", decisions=decisions)
+    _fails(frames, "'error' cases were not decided, so set them empty", decisions=decisions)
 
 
 def test_label_score_and_override_values_are_checked(frames):

@@ -139,9 +139,12 @@ def encode_outcomes(series: pd.Series, column: str) -> np.ndarray:
     position = {value: code for code, value in enumerate(OUTCOME_VALUES)}
     outside = [v for v in uniques if str(v) not in position]
     if outside:
+        hint = "use an empty value for a case the stage did not decide"
+        if Outcome.ERROR.value in {str(v) for v in outside}:
+            hint += f"; {Outcome.ERROR.value!r} cases were not decided, so set them empty or leave them out"
         raise InvalidInput(
-            f"outcome column {column!r} has value(s) {_examples(outside)} outside {list(OUTCOME_VALUES)} "
-            f"(use an empty value for a case the stage did not decide)"
+            f"outcome column {column!r} has value(s) {_examples(outside)} "
+            f"outside {list(OUTCOME_VALUES)} ({hint})"
         )
     return _recode(raw_codes, [position[str(v)] for v in uniques], NOT_APPLIED)
 
