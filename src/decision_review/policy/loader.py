@@ -390,7 +390,7 @@ def _case_problems(case: dict[str, Any], contract: InputContract) -> list[str]:
             found.append(f"field {name!r} is numeric, got {value!r}")
         if spec.kind is FieldKind.CATEGORICAL and isinstance(value, bool):
             found.append(f"field {name!r} is text, got {value!r}: write the value in quotes")
-    absent = [f.name for f in contract.fields if not f.nullable and f.name not in case]
+    absent = [f.name for f in contract.fields if not f.nullable and case.get(f.name) is None]
     if absent:
         found.append(f"lacks required fields: {', '.join(absent)}")
     return found

@@ -1,0 +1,106 @@
+"""The bundled German credit policy: loads cleanly, its golden cases hold, it behaves like a credit policy."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+import yaml
+
+from decision_review.policy import CompiledPolicy, load_policy, parse_policy
+from decision_review.schemas import InputContract
+from tests.fixtures.policy import GERMAN_POLICY, cases_frame
+
+
+@pytest.fixture(scope="module")
+def policy(contract: InputContract) -> CompiledPolicy:
+    return load_policy(GERMAN_POLICY, contract)
+
+
+def test_loads_with_only_the_expected_warning(policy: CompiledPolicy) -> None:
+    assert policy.name == "german_credit" and policy.product == "german_credit"
+    assert (policy.model_name, policy.model_version) == ("german_credit", 1)
+    assert (policy.approve_below, policy.decline_at_or_above) == (0.15, 0.60)
+    [warning] = policy.warnings
+    assert "rule 'ko_minimum_age'" in warning and "age_in_years" in warning
+
+
+def test_uses_no_protected_source_beyond_the_legal_minimum_age(
+    policy: CompiledPolicy, contract: InputContract
+) -> None:
+    users = {name: [] for name in contract.protected_sources}
+    for rule_id, condition in zip(policy.rule_ids, policy.conditions, strict=True):
+        for name in condition.columns:
+            if name in users:
+                users[name].append(rule_id)
+    assert users == {"personal_status_and_sex": [], "age_in_years": ["ko_minimum_age"], "foreign_worker": []}
+
+
+def engine_frame(policy: CompiledPolicy, contract: InputContract, score: float) -> pl.DataFrame:
+    """The golden cases as the engine would hand them over, with a fixed score."""
+    rows = []
+    for golden in policy.golden_cases:
+        out_of_range = any(
+            f.model_input and f.minimum is not None and not f.minimum <= golden.case[f.name] <= f.maximum
+            for f in contract.fields
+            if f.kind == "numeric" and golden.case.get(f.name) is not None
+        )
+        unseen = any(
+            f.model_input and golden.case.get(f.name) not in f.categories
+            for f in contract.fields
+            if f.kind == "categorical"
+        )
+        rows.append(
+            {
+                "case_id": golden.id,
+                **golden.case,
+                "score": score,
+                "out_of_range": out_of_range,
+                "unseen_category": unseen,
+                "missing_count": 0,
+            }
+        )
+    return cases_frame(contract, rows)
+
+
+@pytest.mark.parametrize("score", [0.0, 0.1, 0.3, 0.6, 0.95, None])
+def test_rule_determined_golden_cases_hold_whatever_the_score(
+    policy: CompiledPolicy, contract: InputContract, score: float | None
+) -> None:
+    assert len(policy.golden_cases) >= 2
+    decided = policy.evaluate(engine_frame(policy, contract, score)).to_dicts()
+    for golden, got in zip(policy.golden_cases, decided, strict=True):
+        assert got["outcome"] == golden.expected.outcome, golden.id
+        assert got["winning_rule"] == golden.expected.winning_rule, golden.id
+        assert got["rule_hits"] == golden.expected.rule_hits, golden.id
+
+
+def test_on_the_german_credit_cases(policy: CompiledPolicy, german_cases: pl.DataFrame) -> None:
+    out = policy.evaluate(german_cases)
+    assert set(out["outcome"]) == {"approve", "decline", "review"}
+    fired = {rule for hits in out["rule_hits"] for rule in hits}
+    assert fired <= set(policy.rule_ids)
+    assert "ch_renting_long_term" in fired  # the shadow rule fires ...
+    assert "ch_renting_long_term" not in set(out["winning_rule"])  # ... and never decides
+    reviews = out.filter(pl.col("outcome") == "review")
+    assert reviews["queue"].null_count() == 0 and set(reviews["queue"]) <= set(policy.spec.queues)
+    assert (
+        out.filter(pl.col("outcome") != "review")["queue"].null_count()
+        == out.filter(pl.col("outcome") != "review").height
+    )
+    # ko_arrears_and_overdrawn: 12 of the 1,000 applicants (1.2%) have both
+    assert out.filter(pl.col("rule_hits").list.contains("ko_arrears_and_overdrawn")).height == 12
+
+
+def test_digest_ignores_layout_and_comments_but_not_content(
+    policy: CompiledPolicy, contract: InputContract
+) -> None:
+    text = GERMAN_POLICY.read_text()
+    data = yaml.safe_load(text)
+    relaid = yaml.safe_dump(data, sort_keys=True, default_flow_style=True, width=10_000)
+    assert "#" not in relaid
+    again = parse_policy(relaid, source="relaid.yaml", contract=contract)
+    assert again.digest == policy.digest
+    data["rules"][0]["reason"] = data["rules"][0]["reason"].replace("18,", "18;")
+    changed = parse_policy(yaml.safe_dump(data), source="changed.yaml", contract=contract)
+    assert changed.digest != policy.digest
+    assert len(policy.digest) == 64 and int(policy.digest, 16) >= 0
