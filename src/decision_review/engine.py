@@ -295,9 +295,10 @@ class DecisionEngine:
         }
         for name, value in provenance.items():
             frame[name] = value
+        empty_text = pd.array(np.full(len(frame), None, dtype=object), dtype="str")
         for k in range(1, self.max_reasons + 1):
             for part in REASON_PARTS:
-                frame[f"reason_{k}_{part}"] = np.nan if part == "contribution" else None
+                frame[f"reason_{k}_{part}"] = np.nan if part == "contribution" else empty_text
         return frame[[*DECISION_COLUMNS, *frame.columns[len(DECISION_COLUMNS) :]]]
 
     def _explain(
@@ -325,7 +326,11 @@ class DecisionEngine:
             for part in REASON_PARTS:
                 name = f"reason_{k}_{part}"
                 if name in reasons.columns:
-                    frame.iloc[positions, frame.columns.get_loc(name)] = reasons[name].to_numpy()
+                    column = frame[name].to_numpy(
+                        dtype=object if part != "contribution" else float, copy=True
+                    )
+                    column[positions] = reasons[name].to_numpy()
+                    frame[name] = column if part == "contribution" else pd.array(column, dtype="str")
         contributions = explanation.contributions.set_axis(frame.index[positions])
         base_values = pd.Series(explanation.base_values, index=frame.index[positions], name="base_value")
         return contributions, base_values, explanation.config.model_dump(mode="json")
