@@ -289,15 +289,15 @@ def write_history(
         raise InvalidInput(f"history file {str(target)!r}: folder {str(target.parent)!r} does not exist")
     alerts = generate_alerts(n_rows, seed=seed, fraud_rate=fraud_rate, progress=progress)
     history = alerts.history()
-    tmp_name = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         if suffix == ".csv":
-            history.to_csv(tmp_name, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+            history.to_csv(partial, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
         else:
-            history.to_parquet(tmp_name, index=False)
-        os.replace(tmp_name, target)
+            history.to_parquet(partial, index=False)
+        os.replace(partial, target)
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
         raise
     return alerts
 
