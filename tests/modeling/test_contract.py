@@ -129,3 +129,13 @@ def test_check_never_raises_and_reports_every_row(german_model, data):
         assert not checked.valid.any()
     valid = checked.frame[checked.valid]
     assert np.isfinite(german_model.predict_proba(valid)).all()
+
+
+def test_any_index_is_kept_row_for_row(german_model, german_dataset):
+    cases = german_dataset.frame.head(3).copy()
+    cases.index = ["GC-9", "GC-9", "GC-1"]  # duplicate, non-numeric labels
+    cases.loc["GC-1", "purpose"] = "space travel"
+    checked = check_cases(cases, german_model.contract)
+    assert list(checked.frame.index) == ["GC-9", "GC-9", "GC-1"]
+    assert checked.frame["purpose"].tolist() == [*german_dataset.frame["purpose"].head(2), "space travel"]
+    assert checked.unseen_category.tolist() == [False, False, True]

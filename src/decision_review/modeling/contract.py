@@ -135,7 +135,7 @@ def check_cases(frame: pd.DataFrame, contract: InputContract) -> CheckedCases:
     out_of_range = np.zeros(n, dtype=bool)
     unseen = np.zeros(n, dtype=bool)
     missing_count = np.zeros(n, dtype=np.int64)
-    # Categorical columns stay pandas str Series (Arrow-backed): no round trip through Python objects.
+    # Categorical columns stay pandas str arrays (Arrow-backed): no round trip through Python objects.
     columns: dict[str, pd.Series | pd.api.extensions.ExtensionArray | np.ndarray] = {}
 
     for spec in contract.fields:
@@ -161,7 +161,7 @@ def check_cases(frame: pd.DataFrame, contract: InputContract) -> CheckedCases:
             text, missing = _coerce_categorical(raw)
             if spec.model_input:
                 unseen |= ~missing & ~text.isin(spec.categories or []).to_numpy()
-            columns[spec.name] = text
+            columns[spec.name] = text.array
         if not spec.nullable:
             _add(errors, missing, f"field {spec.name!r} has no value (required)")
         if spec.model_input:
@@ -184,7 +184,7 @@ def _empty(spec: FieldSpec, index: pd.Index) -> pd.Series | np.ndarray:
     n = len(index)
     if spec.kind is FieldKind.NUMERIC:
         return _as_integers(np.zeros(n), np.ones(n, dtype=bool)) if spec.integer else np.full(n, np.nan)
-    return pd.Series(np.nan, index=index, dtype="str")
+    return pd.array(np.full(n, np.nan, dtype=object), dtype="str")
 
 
 def _as_integers(values: np.ndarray, absent: np.ndarray) -> pd.arrays.IntegerArray:
