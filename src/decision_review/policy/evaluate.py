@@ -57,16 +57,19 @@ OUTPUT_SCHEMA: dict[str, pl.DataType] = {
 
 @dataclass(frozen=True)
 class DecisionTable:
-    """A policy prepared for evaluation: conditions, precedence and one lookup row per decision code.
+    """A policy prepared for evaluation: conditions in bit order and one lookup row per decision code.
 
-    Codes ``0..k-1`` are the rules in file order, then threshold approve, decline, review,
-    no-score, and finally the QA sample.
+    Bit order: the rules that can win, in precedence order (declines, reviews, approvals, each in
+    file order), then the shadow rules. A case's fired rules are a bit mask in this order, so its
+    winning rule is simply the lowest set bit among the first `n_active`. Decision codes ``0..k-1``
+    are bit positions; then come threshold approve, decline, review, no-score, and the QA sample.
     """
 
     id_column: str
     rule_ids: tuple[str, ...]
+    bit_order: tuple[int, ...]
+    n_active: int
     conditions: tuple[pl.Expr, ...]
-    precedence: tuple[int, ...]
     approve_below: float
     decline_at_or_above: float
     outcome: pl.Series
@@ -74,6 +77,7 @@ class DecisionTable:
     reason: pl.Series
     queue: pl.Series
     priority: pl.Series
+    qa_eligible: np.ndarray
     qa_sample: QASample | None
     input_schema: dict[str, pl.DataType]
 
@@ -104,23 +108,17 @@ def build_table(
     """Precompute everything `evaluate` needs from a validated spec and its compiled conditions."""
     rules = spec.rules
     order = [Action.DECLINE, Action.REVIEW, Action.APPROVE]
-    precedence = tuple(
+    active = [
         i for action in order for i, rule in enumerate(rules) if rule.action is action and not rule.shadow
-    )
+    ]
+    bit_order = [*active, *(i for i, rule in enumerate(rules) if rule.shadow)]
     t = spec.thresholds
     review_queue = spec.queue_for(t.queue)
     rows: list[tuple[str, str, str, str | None, int | None]] = []
-    for rule in rules:
+    for rule in (rules[i] for i in bit_order):
         if rule.action is Action.REVIEW:
-            rows.append(
-                (
-                    rule.action.value,
-                    rule.id,
-                    rule.reason,
-                    spec.queue_for(rule.queue),
-                    rule.priority or t.priority,
-                )
-            )
+            queue, priority = spec.queue_for(rule.queue), rule.priority or t.priority
+            rows.append((rule.action.value, rule.id, rule.reason, queue, priority))
         else:
             rows.append((rule.action.value, rule.id, rule.reason, None, None))
     rows += [
@@ -138,11 +136,13 @@ def build_table(
     for condition in conditions:
         needed.update({name: schema[name] for name in condition.columns})
     columns = list(zip(*rows, strict=True))
+    outcomes = set(qa.outcomes) if qa is not None else set()
     return DecisionTable(
         id_column=id_column,
         rule_ids=tuple(rule.id for rule in rules),
+        bit_order=tuple(bit_order),
+        n_active=len(active),
         conditions=tuple(c.expr for c in conditions),
-        precedence=precedence,
         approve_below=t.approve_below,
         decline_at_or_above=t.decline_at_or_above,
         outcome=pl.Series("outcome", columns[0], dtype=pl.String),
@@ -150,6 +150,7 @@ def build_table(
         reason=pl.Series("reason", columns[2], dtype=pl.String),
         queue=pl.Series("queue", columns[3], dtype=pl.String),
         priority=pl.Series("priority", columns[4], dtype=pl.Int32),
+        qa_eligible=np.array([outcome in outcomes for outcome in columns[0][:-1]] + [False], dtype=bool),
         qa_sample=qa if qa is not None and qa.rate > 0 else None,
         input_schema=needed,
     )
@@ -164,55 +165,44 @@ def evaluate(table: DecisionTable, frame: pl.DataFrame) -> pl.DataFrame:
     """
     prepared = _prepare(table, frame)
     k = len(table.rule_ids)
-    hit_names = [f"__hit{i}" for i in range(k)]
-    word_names = [f"__word{w}" for w in range(max(1, (k + WORD_BITS - 1) // WORD_BITS))]
+    bits = [f"__bit{j}" for j in range(k)]
+    words = [f"__word{w}" for w in range(max(1, (k + WORD_BITS - 1) // WORD_BITS))]
     coded = (
         prepared.select(
             pl.col(table.id_column),
             pl.col("score"),
-            *[
-                cond.fill_null(False).alias(name)
-                for cond, name in zip(table.conditions, hit_names, strict=True)
-            ],
+            *[table.conditions[i].fill_null(False).alias(bits[j]) for j, i in enumerate(table.bit_order)],
         )
         .select(
             pl.col(table.id_column),
-            _auto_code(table, hit_names).alias("__code"),
+            pl.col("score"),
             *[
-                _mask_word(hit_names[w * WORD_BITS : (w + 1) * WORD_BITS]).alias(n)
-                for w, n in enumerate(word_names)
+                _mask_word(bits[w * WORD_BITS : (w + 1) * WORD_BITS]).alias(name)
+                for w, name in enumerate(words)
             ],
         )
+        .select(pl.col(table.id_column), _auto_code(table, words).alias("__code"), *words)
         .collect()
     )
-    n = coded.height
     auto_code = coded["__code"]
-    code = auto_code
-    sampled = pl.Series("qa_sample", np.zeros(n, dtype=bool))
-    if table.qa_sample is not None and n:
-        qa = table.qa_sample
-        ids = coded[table.id_column]
-        if ids.null_count():
-            raise InvalidInput(
-                f"column {table.id_column!r} has missing case ids; the QA sample needs every case's id"
-            )
-        eligible = table.outcome.gather(auto_code).is_in(list(qa.outcomes)).to_numpy()
-        sampled = pl.Series("qa_sample", eligible & in_sample(qa.seed, qa.rate, ids))
-        code = pl.Series(
-            "__code", np.where(sampled.to_numpy(), table.qa_code, auto_code.to_numpy()), dtype=pl.UInt32
-        )
+    code, sampled = _qa_sample(table, coded[table.id_column], auto_code)
+    outcome, winning_rule = table.outcome.gather(code), table.winning_rule.gather(code)
+    if code is auto_code:
+        auto_outcome, auto_rule = outcome, winning_rule
+    else:
+        auto_outcome, auto_rule = table.outcome.gather(auto_code), table.winning_rule.gather(auto_code)
     return pl.DataFrame(
         [
             coded[table.id_column],
-            table.outcome.gather(code).alias("outcome"),
-            table.winning_rule.gather(code).alias("winning_rule"),
-            _rule_hits(coded.select(word_names), table.rule_ids).alias("rule_hits"),
+            outcome.alias("outcome"),
+            winning_rule.alias("winning_rule"),
+            _rule_hits(coded.select(words), table).alias("rule_hits"),
             table.reason.gather(code).alias("reason"),
             table.queue.gather(code).alias("queue"),
             table.priority.gather(code).alias("priority"),
-            sampled,
-            table.outcome.gather(auto_code).alias("auto_outcome"),
-            table.winning_rule.gather(auto_code).alias("auto_rule"),
+            sampled.alias("qa_sample"),
+            auto_outcome.alias("auto_outcome"),
+            auto_rule.alias("auto_rule"),
         ]
     )
 
@@ -233,10 +223,10 @@ def _prepare(table: DecisionTable, frame: pl.DataFrame) -> pl.LazyFrame:
     return frame.lazy().select(casts)
 
 
-def _auto_code(table: DecisionTable, hit_names: list[str]) -> pl.Expr:
-    """The decision code before QA sampling: first rule in precedence order, else the thresholds."""
+def _auto_code(table: DecisionTable, words: list[str]) -> pl.Expr:
+    """The decision code before QA sampling: the lowest active bit that is set, else the thresholds."""
     score = pl.col("score")
-    threshold = (
+    code = (
         pl.when(score.is_null())
         .then(pl.lit(table.no_score, dtype=pl.UInt32))
         .when(score < table.approve_below)
@@ -245,42 +235,71 @@ def _auto_code(table: DecisionTable, hit_names: list[str]) -> pl.Expr:
         .then(pl.lit(table.threshold_decline, dtype=pl.UInt32))
         .otherwise(pl.lit(table.threshold_review, dtype=pl.UInt32))
     )
-    firing = [pl.when(pl.col(hit_names[i])).then(pl.lit(i, dtype=pl.UInt32)) for i in table.precedence]
-    return pl.coalesce([*firing, threshold]) if firing else threshold
+    for w in reversed(range(len(words))):  # built last word first, so the first word is tested first
+        low, high = w * WORD_BITS, min((w + 1) * WORD_BITS, table.n_active)
+        if high <= low:
+            continue
+        active = pl.col(words[w])
+        if high < min((w + 1) * WORD_BITS, len(table.rule_ids)):  # shadow rules share this word
+            active = active & pl.lit((1 << (high - low)) - 1, dtype=pl.UInt64)
+        first = active.bitwise_trailing_zeros().cast(pl.UInt32) + pl.lit(low, dtype=pl.UInt32)
+        code = pl.when(active != 0).then(first).otherwise(code)
+    return code
 
 
-def _mask_word(hit_names: list[str]) -> pl.Expr:
-    """Up to 64 rule hits packed into one UInt64: bit i is set when rule i of this word fired.
+def _qa_sample(table: DecisionTable, ids: pl.Series, auto_code: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """Final decision codes and the QA flag: eligible automatic decisions whose id is in the sample."""
+    qa = table.qa_sample
+    n = len(auto_code)
+    if qa is None or n == 0:
+        return auto_code, pl.Series(np.zeros(n, dtype=bool))
+    if ids.null_count():
+        raise InvalidInput(
+            f"column {table.id_column!r} has missing case ids; the QA sample needs every case's id"
+        )
+    codes = auto_code.to_numpy()
+    eligible = table.qa_eligible[codes]
+    rows = np.flatnonzero(eligible)
+    sampled = np.zeros(n, dtype=bool)
+    sampled[rows] = in_sample(qa.seed, qa.rate, ids.gather(rows))
+    if not sampled.any():
+        return auto_code, pl.Series(sampled)
+    return pl.Series(np.where(sampled, table.qa_code, codes), dtype=pl.UInt32), pl.Series(sampled)
+
+
+def _mask_word(bits: list[str]) -> pl.Expr:
+    """Up to 64 rule hits packed into one UInt64: bit j is set when the rule at bit j fired.
 
     (A chain of when/then ORs: several times faster in polars than summing cast booleans.)
     """
     zero = pl.lit(0, dtype=pl.UInt64)
     mask = zero
-    for i, name in enumerate(hit_names):
-        mask = mask | pl.when(pl.col(name)).then(pl.lit(1 << i, dtype=pl.UInt64)).otherwise(zero)
+    for j, name in enumerate(bits):
+        mask = mask | pl.when(pl.col(name)).then(pl.lit(1 << j, dtype=pl.UInt64)).otherwise(zero)
     return mask
 
 
-def _rule_hits(words: pl.DataFrame, rule_ids: tuple[str, ...]) -> pl.Series:
+def _rule_hits(words: pl.DataFrame, table: DecisionTable) -> pl.Series:
     """List of the rules that fired per case (file order), built once per distinct combination."""
+    k = len(table.rule_ids)
     if words.width == 1:
         key = words.to_series()
         distinct = key.unique()
-        lists = [_ids_of([mask], rule_ids) for mask in distinct.to_list()]
-        if len(rule_ids) <= DENSE_LOOKUP_BITS:
-            lookup = np.zeros(1 << len(rule_ids), dtype=np.uint32)
+        lists = [_ids_of([mask], table) for mask in distinct.to_list()]
+        if k <= DENSE_LOOKUP_BITS:
+            lookup = np.zeros(1 << k, dtype=np.uint32)
             lookup[distinct.to_numpy()] = np.arange(len(distinct), dtype=np.uint32)
             index = pl.Series(lookup[key.to_numpy()])
         else:
             index = key.replace_strict(distinct, pl.Series(range(len(distinct)), dtype=pl.UInt32))
     else:
         distinct_rows = words.unique().with_row_index("__group")
-        lists = [_ids_of(list(row[1:]), rule_ids) for row in distinct_rows.iter_rows()]
+        lists = [_ids_of(list(row[1:]), table) for row in distinct_rows.iter_rows()]
         index = words.join(distinct_rows, on=words.columns, how="left", maintain_order="left")["__group"]
     return pl.Series(lists, dtype=pl.List(pl.String)).gather(index)
 
 
-def _ids_of(masks: list[int], rule_ids: tuple[str, ...]) -> list[str]:
-    return [
-        rule_ids[w * WORD_BITS + b] for w, mask in enumerate(masks) for b in range(WORD_BITS) if mask >> b & 1
-    ]
+def _ids_of(masks: list[int], table: DecisionTable) -> list[str]:
+    """Rule ids of the set bits, in file order."""
+    positions = [w * WORD_BITS + b for w, mask in enumerate(masks) for b in range(WORD_BITS) if mask >> b & 1]
+    return [table.rule_ids[i] for i in sorted(table.bit_order[p] for p in positions)]
