@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 import yaml
 
-from decision_review.policy import CompiledPolicy, load_policy, parse_policy
+from decision_review.policy import CompiledPolicy, check_golden, golden_records, load_policy, parse_policy
 from decision_review.schemas import InputContract
 from tests.fixtures.policy import GERMAN_POLICY, cases_frame
 
@@ -35,24 +35,23 @@ def test_uses_no_protected_source_beyond_the_legal_minimum_age(
     assert users == {"personal_status_and_sex": [], "age_in_years": ["ko_minimum_age"], "foreign_worker": []}
 
 
-def engine_frame(policy: CompiledPolicy, contract: InputContract, score: float) -> pl.DataFrame:
+def engine_frame(policy: CompiledPolicy, contract: InputContract, score: float | None) -> pl.DataFrame:
     """The golden cases as the engine would hand them over, with a fixed score."""
     rows = []
-    for golden in policy.golden_cases:
+    for record in golden_records(policy):
         out_of_range = any(
-            f.model_input and f.minimum is not None and not f.minimum <= golden.case[f.name] <= f.maximum
+            f.model_input and f.minimum is not None and not f.minimum <= record[f.name] <= f.maximum
             for f in contract.fields
-            if f.kind == "numeric" and golden.case.get(f.name) is not None
+            if f.kind == "numeric" and record.get(f.name) is not None
         )
         unseen = any(
-            f.model_input and golden.case.get(f.name) not in f.categories
+            f.model_input and record.get(f.name) not in f.categories
             for f in contract.fields
             if f.kind == "categorical"
         )
         rows.append(
             {
-                "case_id": golden.id,
-                **golden.case,
+                **record,
                 "score": score,
                 "out_of_range": out_of_range,
                 "unseen_category": unseen,
@@ -67,11 +66,22 @@ def test_rule_determined_golden_cases_hold_whatever_the_score(
     policy: CompiledPolicy, contract: InputContract, score: float | None
 ) -> None:
     assert len(policy.golden_cases) >= 2
-    decided = policy.evaluate(engine_frame(policy, contract, score)).to_dicts()
-    for golden, got in zip(policy.golden_cases, decided, strict=True):
-        assert got["outcome"] == golden.expected.outcome, golden.id
-        assert got["winning_rule"] == golden.expected.winning_rule, golden.id
-        assert got["rule_hits"] == golden.expected.rule_hits, golden.id
+    results = check_golden(policy, policy.evaluate(engine_frame(policy, contract, score)))
+    assert [r.id for r in results] == [g.id for g in policy.golden_cases]
+    assert all(r.passed for r in results), results
+
+
+def test_golden_check_reports_each_difference(policy: CompiledPolicy, contract: InputContract) -> None:
+    decided = policy.evaluate(engine_frame(policy, contract, 0.1))
+    tampered = decided.with_columns(
+        pl.when(pl.col("case_id") == "minor_applicant")
+        .then(pl.lit("approve"))
+        .otherwise(pl.col("outcome"))
+        .alias("outcome")
+    ).filter(pl.col("case_id") != "large_loan_referred")
+    minor, large = check_golden(policy, tampered)
+    assert minor.problems == ("outcome 'approve', expected 'decline'",)
+    assert large.problems == ("no decision was made for this case",)
 
 
 def test_on_the_german_credit_cases(policy: CompiledPolicy, german_cases: pl.DataFrame) -> None:

@@ -16,6 +16,7 @@ from decision_review.policy.conditions import (
     frame_schema,
 )
 from decision_review.policy.evaluate import OUTPUT_SCHEMA
+from decision_review.policy.golden import GoldenResult, check_golden, golden_records
 from decision_review.policy.loader import (
     PolicyDocument,
     PolicyError,
@@ -58,15 +59,18 @@ __all__ = [
     "ConditionError",
     "GoldenCase",
     "GoldenExpected",
+    "GoldenResult",
     "PolicyDocument",
     "PolicyError",
     "PolicySpec",
     "Problem",
     "Rule",
+    "check_golden",
     "compile_condition",
     "compile_policy",
     "content_digest",
     "frame_schema",
+    "golden_records",
     "in_sample",
     "load_policy",
     "parse_document",
