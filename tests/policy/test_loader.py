@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,35 @@ def test_yes_and_no_stay_text(contract: InputContract) -> None:
     assert yaml.safe_load(text)["golden_cases"][0]["case"]["foreign_worker"] is False  # plain PyYAML
     [golden] = parse_policy(text, source="t.yaml", contract=contract).golden_cases
     assert golden.case["foreign_worker"] == "no"
+
+
+def test_numbers_follow_yaml_1_2(contract: InputContract) -> None:
+    text = MINIMAL_POLICY.replace("approve_below: 0.2", "approve_below: 1.5e-1").replace(
+        "sla_hours: 48", "sla_hours: 010"
+    )
+    policy = parse_policy(text, source="t.yaml", contract=contract)
+    assert policy.approve_below == 0.15
+    assert policy.spec.queues["standard"].sla_hours == 10
+    with pytest.raises(PolicyError, match=r"queues\.standard\.sla_hours: Input should be a valid integer"):
+        parse_policy(
+            MINIMAL_POLICY.replace("sla_hours: 48", "sla_hours: 1_000"), source="t.yaml", contract=contract
+        )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where"),
+    [
+        ("approve_below: 0.2", 'approve_below: "0.2"', "thresholds.approve_below"),
+        ("approve_below: 0.2", "approve_below: true", "thresholds.approve_below"),
+        ("version: 1\n", "version: 1.0\n", "version"),
+        ("    priority: 2", "    priority: 2.5", "rules[1].priority"),
+    ],
+)
+def test_numbers_are_not_converted_from_other_types(
+    contract: InputContract, old: str, new: str, where: str
+) -> None:
+    with pytest.raises(PolicyError, match=re.escape(where)):
+        parse_policy(MINIMAL_POLICY.replace(old, new, 1), source="t.yaml", contract=contract)
 
 
 def full_case(**overrides: object) -> dict[str, object]:

@@ -43,8 +43,11 @@ PSEUDO_RULE_IDS = (THRESHOLD_APPROVE, THRESHOLD_DECLINE, THRESHOLD_REVIEW, THRES
 RuleId = Annotated[str, StringConstraints(pattern=RULE_ID_PATTERN)]
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
-Priority = Annotated[int, Field(ge=MIN_PRIORITY, le=MAX_PRIORITY)]
-Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+# Numbers and flags are strict: `approve_below: true` or `shadow: "no"` are errors, not 1.0 and True.
+Priority = Annotated[int, Field(ge=MIN_PRIORITY, le=MAX_PRIORITY, strict=True)]
+Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False, strict=True)]
+Version = Annotated[int, Field(ge=1, strict=True)]
+Flag = Annotated[bool, Field(strict=True)]
 
 
 class Action(StrEnum):
@@ -63,13 +66,13 @@ class ModelRef(_Strict):
     """The registered model whose calibrated score and input contract the policy uses."""
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    version: Annotated[int, Field(ge=1)]
+    version: Version
 
 
 class Queue(_Strict):
     """A review queue: where underwriters pick up cases, and how soon they must decide them."""
 
-    sla_hours: Annotated[int, Field(ge=1, le=24 * 90)]
+    sla_hours: Annotated[int, Field(ge=1, le=24 * 90, strict=True)]
     description: str = ""
 
 
@@ -109,7 +112,7 @@ class Rule(_Strict):
     reason: Text
     queue: str | None = None
     priority: Priority | None = None
-    shadow: bool = Field(
+    shadow: Flag = Field(
         default=False,
         description="Evaluated and recorded in rule_hits, never decides: to watch a candidate rule first.",
     )
@@ -134,8 +137,8 @@ class Rule(_Strict):
 class QASample(_Strict):
     """A deterministic random share of automatic decisions sent to review for quality assurance."""
 
-    rate: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
-    seed: Annotated[int, Field(ge=0, le=MAX_SEED)]
+    rate: Probability
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED, strict=True)]
     queue: str | None = None
     priority: Priority = MAX_PRIORITY
     outcomes: list[Literal["approve", "decline"]] = Field(
@@ -188,7 +191,7 @@ class PolicySpec(_Strict):
     """A whole policy file. See docs/policy-language.md for every key with examples."""
 
     name: Name
-    version: Annotated[int, Field(ge=1)]
+    version: Version
     product: Name | None = Field(default=None, description="Product line; the policy name when unset.")
     description: str = ""
     model: ModelRef
