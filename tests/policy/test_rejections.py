@@ -268,3 +268,14 @@ def test_golden_case_problems(contract: InputContract) -> None:
     assert "unknown field 'credit_amout' (did you mean 'credit_amount'?)" in message
     assert "expects rule 'ko_min_age', which the policy does not have" in message
     assert "lacks required fields" in message
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "[1, 2]", "{a: 1}"])
+def test_golden_case_values_are_plain(contract: InputContract, value: str) -> None:
+    text = (
+        MINIMAL_POLICY
+        + f"golden_cases:\n  - {{id: g, case: {{credit_amount: {value}}}, expected: {{outcome: review}}}}\n"
+    )
+    message = rejected(text, contract)
+    assert "golden_cases[0].case: field 'credit_amount'" in message
+    assert "is not text, a finite number, true/false or empty" in message

@@ -185,6 +185,8 @@ def compile_condition(text: str, schema: Mapping[str, pl.DataType]) -> CompiledC
     for name in expr.meta.root_names():
         if name not in schema:
             raise ConditionError(f"unknown column {name!r}{_suggestion(name, schema)}", name)
+        if name not in columns:  # a name polars reads as a column although our lexer did not
+            columns += (name,)
     empty = pl.DataFrame(schema={name: schema[name] for name in columns} or {"__none": pl.Boolean()})
     try:
         dtype = empty.select(expr.alias("__condition")).schema["__condition"]

@@ -11,6 +11,7 @@ cases' fields in `loader`; both need the contract, which the file only names.
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
@@ -175,16 +176,25 @@ class GoldenExpected(_Strict):
     rule_hits: list[str] | None = None
 
 
-CaseValue = str | int | float | bool | None
-
-
 class GoldenCase(_Strict):
     """An example case with the decision the policy must reach (run by ``decision-review policy test``)."""
 
     id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     description: str = ""
-    case: dict[str, CaseValue]
+    case: dict[str, Any]
     expected: GoldenExpected
+
+    @field_validator("case")
+    @classmethod
+    def _plain_values(cls, case: dict[str, Any]) -> dict[str, Any]:
+        """Field values are text, finite numbers, true/false or empty; nothing nested."""
+        for name, value in case.items():
+            plain = value is None or isinstance(value, str | int | bool)
+            if not plain and not (isinstance(value, float) and math.isfinite(value)):
+                raise ValueError(
+                    f"field {name!r}: {value!r} is not text, a finite number, true/false or empty"
+                )
+        return case
 
 
 class PolicySpec(_Strict):
