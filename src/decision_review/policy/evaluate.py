@@ -12,11 +12,11 @@ Precedence (docs/policy-language.md, "Precedence"):
 Shadow rules are evaluated and listed in `rule_hits` but never win. A condition that evaluates
 to null (a missing value) does not fire.
 
-How it stays fast: every condition is one column of one polars query; the winner is a single
-coalesce over the rules in precedence order, giving an integer "decision code" per case that
-indexes small lookup tables (outcome, winning rule, reason, queue, priority). The rules that fired
-are packed into 64-bit masks, and the list of rule ids is built once per distinct mask, not once
-per case.
+How it stays fast (no Python per case): every condition is one column of one polars query, and
+the fired rules are packed into 64-bit masks with the rules in precedence order, so the winner
+is the lowest set bit. That gives an integer "decision code" per case indexing small lookup
+tables (outcome, winning rule, reason, queue, priority). The list of rule ids is built once per
+distinct mask, not once per case. The QA hash runs in numpy over the eligible cases' ids.
 """
 
 from __future__ import annotations
@@ -150,10 +150,15 @@ def build_table(
         reason=pl.Series("reason", columns[2], dtype=pl.String),
         queue=pl.Series("queue", columns[3], dtype=pl.String),
         priority=pl.Series("priority", columns[4], dtype=pl.Int32),
-        qa_eligible=np.array([outcome in outcomes for outcome in columns[0][:-1]] + [False], dtype=bool),
+        qa_eligible=_read_only(np.array([outcome in outcomes for outcome in columns[0][:-1]] + [False])),
         qa_sample=qa if qa is not None and qa.rate > 0 else None,
         input_schema=needed,
     )
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
 
 
 def evaluate(table: DecisionTable, frame: pl.DataFrame) -> pl.DataFrame:
