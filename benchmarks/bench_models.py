@@ -140,6 +140,12 @@ def main() -> None:
         "(target >= 0.67x, i.e. within 1.5x)",
         f"- batch explanation vs one case per call: {explain_ratio:,.0f}x",
     ]
+    load = os.getloadavg()[0]
+    if load > (os.cpu_count() or 1):
+        lines.append(
+            f"- note: load average {load:.1f} at the end on {os.cpu_count()} cores: other processes shared "
+            "the CPUs, so absolute rates are low and noisy; the same-run ratios are the figures to compare"
+        )
     report = "\n".join(lines)
     print(report)
     if args.write:

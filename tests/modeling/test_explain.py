@@ -102,7 +102,8 @@ def test_explanation_records_its_configuration(german_model, german_cases):
         german_model.explain(german_cases.head(2), reference="everyone")
 
 
-def test_empty_batch_explains_to_nothing(german_model, german_cases):
+def test_empty_batch_scores_and_explains_to_nothing(german_model, german_cases):
+    assert german_model.predict_proba(german_cases.head(0)).shape == (0,)
     explanation = german_model.explain(german_cases.head(0))
     assert explanation.contributions.shape == (0, 17) and explanation.reasons == []
 
