@@ -212,3 +212,23 @@ def _check_random_edit(url, batches, edit, data):
         assert (report.broken.seq, report.broken.kind) == (seq, kind)
     finally:
         engine.dispose()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("edit", EDITS)
+def test_verifying_in_worker_processes_reports_exactly_what_a_single_walk_does(engine, sessions, migrated_url, edit):
+    """Three workers split 30 events at 10 and 20; edits at and around those joins must be
+    reported as by one walk."""
+    with sessions.begin() as session:
+        append(session, sample_events(30))
+    rows = query(migrated_url, f"SELECT {', '.join(COLUMNS)} FROM audit_events ORDER BY seq")
+    parallel = verify(engine, workers=3)
+    assert parallel.ok and parallel.count == 30
+    for k, j in [(0, 5), (9, 10), (10, 25), (29, 3)]:
+        edited, seq, kind = apply_edit(rows, edit, k, j)
+        rewrite_log(migrated_url, edited)
+        single, parallel = verify(engine, workers=1), verify(engine, workers=3)
+        assert (single.broken.seq, single.broken.kind) == (seq, kind)
+        assert (parallel.broken, parallel.count) == (single.broken, single.count), (edit, k)
+    rewrite_log(migrated_url, rows)
+    assert verify(engine, workers=3).ok

@@ -129,21 +129,21 @@ class Break:
 # Canonical JSON
 
 
-_CONTAINERS = (dict, list, tuple)
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def _check_keys(value: Any) -> None:
     """Refuse non-string keys: json would coerce them and could produce duplicate keys."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if {*map(type, item)} - {str}:
-                bad = next(key for key in item if type(key) is not str)
-                raise TypeError(f"key {bad!r} is a {type(bad).__name__}; keys must be strings")
-            stack += [sub for sub in item.values() if isinstance(sub, _CONTAINERS)]
-        else:
-            stack += [sub for sub in item if isinstance(sub, _CONTAINERS)]
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            if type(key) is not str:
+                raise TypeError(f"key {key!r} is a {type(key).__name__}; keys must be strings")
+            if type(sub) not in _SCALARS:
+                _check_keys(sub)
+    elif isinstance(value, (list, tuple)):
+        for sub in value:
+            if type(sub) not in _SCALARS:
+                _check_keys(sub)
 
 
 def canonical_json(value: Any) -> str:
@@ -228,6 +228,10 @@ class ChainVerifier:
             return self.broken
         sha256 = hashlib.sha256
         enc = encode_basestring
+        # Fields that repeat from event to event (actor, kind, product, refs, ts of a batch) are
+        # escaped once per chunk; this loop is the verifier's whole cost.
+        quoted: dict[str | None, str] = {None: "null"}
+        get = quoted.get
         expected_seq = self.next_seq
         last = self.last_hash
         count = 0
@@ -238,18 +242,19 @@ class ChainVerifier:
             if prev_hash != last:
                 self.broken = Break(seq, BreakKind.PREV_HASH_MISMATCH, last, str(prev_hash))
                 break
-            try:  # inlined event_document: this loop is the verifier's whole cost
-                computed = sha256(
-                    (
-                        f'{prev_hash}{{"actor":{enc(actor)},'
-                        f'"case_id":{"null" if case_id is None else enc(case_id)},"kind":{enc(kind)},'
-                        f'"model_ref":{"null" if model_ref is None else enc(model_ref)},"payload":{payload},'
-                        f'"policy_ref":{"null" if policy_ref is None else enc(policy_ref)},'
-                        f'"prev_hash":{enc(prev_hash)},'
-                        f'"product":{"null" if product is None else enc(product)},'
-                        f'"seq":{seq},"ts":{enc(ts)}}}'
-                    ).encode()
-                ).hexdigest()
+            try:  # event_document, inlined; prev_hash equals `last`, a hex digest, so needs no escaping
+                document = (
+                    f'{{"actor":{get(actor) or quoted.setdefault(actor, enc(actor))},'
+                    f'"case_id":{"null" if case_id is None else enc(case_id)},'
+                    f'"kind":{get(kind) or quoted.setdefault(kind, enc(kind))},'
+                    f'"model_ref":{get(model_ref) or quoted.setdefault(model_ref, enc(model_ref))},'
+                    f'"payload":{payload},'
+                    f'"policy_ref":{get(policy_ref) or quoted.setdefault(policy_ref, enc(policy_ref))},'
+                    f'"prev_hash":"{prev_hash}",'
+                    f'"product":{get(product) or quoted.setdefault(product, enc(product))},'
+                    f'"seq":{seq},"ts":{get(ts) or quoted.setdefault(ts, enc(ts))}}}'
+                )
+                computed = sha256((prev_hash + document).encode()).hexdigest()
             except (TypeError, UnicodeEncodeError):  # a field of the wrong type or unencodable text
                 computed = "(not hashable: a field has the wrong type)"
             if computed != stored:

@@ -21,6 +21,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +44,7 @@ from decision_review.audit.chain import (
     canonical_json,
     event_document,
 )
+from decision_review.audit.ranges import read_pages
 from decision_review.errors import InvalidInput
 from decision_review.store.db import snapshot
 from decision_review.store.tables import AuditChainHead, AuditEvent
@@ -228,10 +233,8 @@ def append_one(session: Session, event: NewEvent) -> StoredEvent:
 # Reading
 
 
-def _select_sql(connection: Connection, where: str) -> str:
-    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    where = where.replace("?", marker)
-    return f"SELECT {', '.join(COLUMNS)} FROM audit_events WHERE {where} ORDER BY seq LIMIT {marker}"
+def _marker(connection: Connection) -> str:
+    return "?" if connection.dialect.paramstyle == "qmark" else "%s"
 
 
 def iter_chunks(
@@ -239,28 +242,12 @@ def iter_chunks(
 ) -> Iterator[list[tuple[Any, ...]]]:
     """Events from `first_seq` (to `last_seq`, or the end) as lists of tuples in COLUMNS order.
 
-    Keyset pages over the primary key through the driver's own cursor: the fastest way both
-    drivers return rows, and memory stays bounded however long the log is. Use inside
-    `store.db.snapshot` so every page sees the same chain.
+    Keyset pages through the driver's own cursor (the fastest way both drivers return rows);
+    use inside `store.db.snapshot` so every page sees the same chain.
     """
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        after = first_seq - 1
-        if last_seq is None:
-            sql = _select_sql(connection, "seq > ?")
-            params: Callable[[int], tuple[int, ...]] = lambda a: (a, chunk_size)  # noqa: E731
-        else:
-            sql = _select_sql(connection, "seq > ? AND seq <= ?")
-            params = lambda a: (a, last_seq, chunk_size)  # noqa: E731
-        while True:
-            cursor.execute(sql, params(after))
-            rows = cursor.fetchall()
-            if not rows:
-                return
-            yield rows
-            after = rows[-1][0]
-            if len(rows) < chunk_size:
-                return
+        yield from read_pages(cursor, _marker(connection), first_seq, last_seq, chunk_size)
     finally:
         cursor.close()
 
@@ -357,6 +344,7 @@ def verify(
     anchors: Sequence[tuple[int, str]] = (),
     chunk_size: int = VERIFY_CHUNK,
     progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> VerifyReport:
     """Walk the whole chain in one consistent snapshot and report the first broken link.
 
@@ -364,17 +352,26 @@ def verify(
     event's hash, its hash matches its content; then that the recorded head is the last event
     (no truncated tail, nothing after it). `anchors` are (seq, hash) pairs recorded earlier (for
     example from an export manifest) that must still be in the chain. `progress` is called with
-    the number of events checked so far after each chunk.
+    the number of events checked so far.
+
+    `workers` > 1 splits the chain into that many ranges verified by worker processes, one per
+    core (each starts from the stored hash before its range; the ranges are then joined in
+    order, so the report is the same as a single walk's). None: one worker per core, up to
+    MAX_WORKERS, once the log has PARALLEL_FROM events; fewer are verified in this process.
     """
     started = time.perf_counter()
     with snapshot(engine) as connection:
         head = read_head(connection)
         verifier = ChainVerifier()
-        for rows in iter_chunks(connection, chunk_size=chunk_size):
-            if verifier.feed(rows) is not None:
-                break
-            if progress is not None:
-                progress(verifier.count)
+        count = _worker_count(workers, head.seq)
+        if count > 1:
+            _verify_in_workers(engine, connection, verifier, head.seq, count, chunk_size, progress)
+        if verifier.broken is None:  # the rest: everything in a single walk, or what lies after the head
+            for rows in iter_chunks(connection, first_seq=verifier.next_seq, chunk_size=chunk_size):
+                if verifier.feed(rows) is not None:
+                    break
+                if progress is not None:
+                    progress(verifier.count)
         verifier.finish(head.seq, head.hash)
         if verifier.broken is None:
             for seq, expected in anchors:
@@ -390,6 +387,92 @@ def verify(
         broken=verifier.broken,
         seconds=time.perf_counter() - started,
     )
+
+
+PARALLEL_FROM = 200_000
+MAX_WORKERS = 4
+
+
+def _worker_count(workers: int | None, events: int) -> int:
+    if workers is None:
+        return min(os.cpu_count() or 1, MAX_WORKERS) if events >= PARALLEL_FROM else 1
+    return max(1, min(workers, events // 2 or 1))
+
+
+def _driver_target(engine: Engine) -> tuple[str, str]:
+    """What a worker needs to open its own driver connection to the same database."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        return "sqlite", str(url.database)
+    return "postgresql", url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _verify_in_workers(
+    engine: Engine,
+    connection: Connection,
+    verifier: ChainVerifier,
+    head_seq: int,
+    workers: int,
+    chunk_size: int,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Verify 1..head_seq in `workers` processes and join their ranges into `verifier`.
+
+    Events up to the head never change (the log is append-only), so each worker's own snapshot
+    sees the same events as `connection`'s. A worker that fails is replaced by a walk here.
+    """
+    backend, target = _driver_target(engine)
+    size = -(-head_seq // workers)
+    ranges = [(first, min(first + size - 1, head_seq)) for first in range(1, head_seq + 1, size)]
+    done = [0] * len(ranges)
+    results: list[dict[str, Any] | None] = [None] * len(ranges)
+
+    def run(index: int, first: int, last: int) -> None:
+        request = {"backend": backend, "target": target, "first": first, "last": last, "chunk": chunk_size}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "decision_review.audit.ranges"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(json.dumps(request))
+        process.stdin.close()
+        for line in process.stdout:
+            message = json.loads(line)
+            if "done" in message:
+                done[index] = message["done"]
+                if progress is not None:
+                    progress(sum(done))
+            else:
+                results[index] = message["result"]
+        process.wait()
+
+    threads = [threading.Thread(target=run, args=(i, *r), daemon=True) for i, r in enumerate(ranges)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for (first, last), result in zip(ranges, results, strict=True):
+        if result is None:  # the worker failed: walk its range here instead
+            for rows in iter_chunks(connection, first, last, chunk_size):
+                if verifier.feed(rows) is not None:
+                    return
+        else:
+            verifier.count += result["count"]
+            if result["broken"] is not None:
+                broken = result["broken"]
+                verifier.broken = Break(
+                    broken["seq"], BreakKind(broken["kind"]), broken["expected"], broken["found"]
+                )
+                return
+            verifier.next_seq, verifier.last_hash = result["last_seq"] + 1, result["last_hash"]
+        if verifier.last_seq < last:  # events missing at the end of this range
+            later = select(func.min(_events.c.seq)).where(_events.c.seq > verifier.last_seq)
+            found = connection.execute(later).scalar_one_or_none()
+            if found is not None:  # a gap; with nothing after it, finish() reports the truncation
+                verifier.broken = Break(
+                    verifier.next_seq, BreakKind.SEQUENCE_GAP, str(verifier.next_seq), str(found)
+                )
+            return
 
 
 def record_verification(session: Session, report: VerifyReport, actor: str) -> StoredEvent:
