@@ -21,7 +21,7 @@ distinct mask, not once per case. The QA hash runs in numpy over the eligible ca
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
@@ -80,6 +80,8 @@ class DecisionTable:
     qa_eligible: np.ndarray
     qa_sample: QASample | None
     input_schema: dict[str, pl.DataType]
+    word_names: tuple[str, ...]
+    stages: tuple[tuple[pl.Expr, ...], ...]
 
     @property
     def threshold_approve(self) -> int:
@@ -137,7 +139,8 @@ def build_table(
         needed.update({name: schema[name] for name in condition.columns})
     columns = list(zip(*rows, strict=True))
     outcomes = set(qa.outcomes) if qa is not None else set()
-    return DecisionTable(
+    word_names = tuple(f"__word{w}" for w in range(max(1, (len(rules) + WORD_BITS - 1) // WORD_BITS)))
+    table = DecisionTable(
         id_column=id_column,
         rule_ids=tuple(rule.id for rule in rules),
         bit_order=tuple(bit_order),
@@ -153,6 +156,32 @@ def build_table(
         qa_eligible=_read_only(np.array([outcome in outcomes for outcome in columns[0][:-1]] + [False])),
         qa_sample=qa if qa is not None and qa.rate > 0 else None,
         input_schema=needed,
+        word_names=word_names,
+        stages=(),
+    )
+    return replace(table, stages=_stages(table, [conditions[i].expr for i in bit_order]))
+
+
+def _stages(table: DecisionTable, conditions_in_bit_order: list[pl.Expr]) -> tuple[tuple[pl.Expr, ...], ...]:
+    """The three projections that turn prepared cases into (id, decision code, rule masks).
+
+    Built once per policy: composing polars expressions costs more than evaluating them on one case.
+    """
+    case_id, score = pl.col(table.id_column), pl.col("score")
+    bits = [f"__bit{j}" for j in range(len(conditions_in_bit_order))]
+    words = list(table.word_names)
+    return (
+        (
+            case_id,
+            score,
+            *[c.fill_null(False).alias(b) for c, b in zip(conditions_in_bit_order, bits, strict=True)],
+        ),
+        (
+            case_id,
+            score,
+            *[_mask_word(bits[w * WORD_BITS : (w + 1) * WORD_BITS]).alias(n) for w, n in enumerate(words)],
+        ),
+        (case_id, _auto_code(table, words).alias("__code"), *[pl.col(n) for n in words]),
     )
 
 
@@ -168,47 +197,29 @@ def evaluate(table: DecisionTable, frame: pl.DataFrame) -> pl.DataFrame:
     queue, priority, qa_sample, auto_outcome, auto_rule). `auto_outcome`/`auto_rule` are what the
     policy decided before the QA sample; they differ from outcome/winning_rule only for sampled cases.
     """
-    prepared = _prepare(table, frame)
-    k = len(table.rule_ids)
-    bits = [f"__bit{j}" for j in range(k)]
-    words = [f"__word{w}" for w in range(max(1, (k + WORD_BITS - 1) // WORD_BITS))]
-    coded = (
-        prepared.select(
-            pl.col(table.id_column),
-            pl.col("score"),
-            *[table.conditions[i].fill_null(False).alias(bits[j]) for j, i in enumerate(table.bit_order)],
-        )
-        .select(
-            pl.col(table.id_column),
-            pl.col("score"),
-            *[
-                _mask_word(bits[w * WORD_BITS : (w + 1) * WORD_BITS]).alias(name)
-                for w, name in enumerate(words)
-            ],
-        )
-        .select(pl.col(table.id_column), _auto_code(table, words).alias("__code"), *words)
-        .collect()
-    )
+    query = _prepare(table, frame)
+    for stage in table.stages:
+        query = query.select(stage)
+    coded = query.collect()
     auto_code = coded["__code"]
     code, sampled = _qa_sample(table, coded[table.id_column], auto_code)
-    outcome, winning_rule = table.outcome.gather(code), table.winning_rule.gather(code)
-    if code is auto_code:
-        auto_outcome, auto_rule = outcome, winning_rule
-    else:
-        auto_outcome, auto_rule = table.outcome.gather(auto_code), table.winning_rule.gather(auto_code)
-    return pl.DataFrame(
-        [
-            coded[table.id_column],
-            outcome.alias("outcome"),
-            winning_rule.alias("winning_rule"),
-            _rule_hits(coded.select(words), table).alias("rule_hits"),
-            table.reason.gather(code).alias("reason"),
-            table.queue.gather(code).alias("queue"),
-            table.priority.gather(code).alias("priority"),
-            sampled.alias("qa_sample"),
-            auto_outcome.alias("auto_outcome"),
-            auto_rule.alias("auto_rule"),
-        ]
+    hits = _rule_hits(coded.select(table.word_names), table)
+    final, auto = pl.col("__final"), pl.col("__code")
+    return (
+        coded.select(table.id_column, "__code")
+        .with_columns(__final=code)
+        .select(
+            pl.col(table.id_column),
+            pl.lit(table.outcome).gather(final).alias("outcome"),
+            pl.lit(table.winning_rule).gather(final).alias("winning_rule"),
+            pl.lit(hits).alias("rule_hits"),
+            pl.lit(table.reason).gather(final).alias("reason"),
+            pl.lit(table.queue).gather(final).alias("queue"),
+            pl.lit(table.priority).gather(final).alias("priority"),
+            pl.lit(sampled).alias("qa_sample"),
+            pl.lit(table.outcome).gather(auto).alias("auto_outcome"),
+            pl.lit(table.winning_rule).gather(auto).alias("auto_rule"),
+        )
     )
 
 
