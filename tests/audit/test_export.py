@@ -77,6 +77,24 @@ def test_a_full_export_verifies_in_every_format(engine, dated_log, tmp_path, std
     assert result.stdout.startswith(f"OK: 12 events, seq 1..12, last hash {dated_log[-1].hash}")
 
 
+@pytest.mark.parametrize("fmt", list(ExportFormat))
+def test_awkward_text_survives_every_format(engine, sessions, tmp_path, stdlib_script, fmt):
+    """Commas, quotes, line breaks, a lone carriage return, control characters and emoji."""
+    from decision_review.audit.log import NewEvent
+
+    awkward = NewEvent(
+        "override", actor='ana, "the reviewer"\r\nsecond line', case_id="c\r1", product="p\x01",
+        payload={"note": 'says "no",\nthen \\ yes \U0001f600', "tab": "\t", "empty": "", "n": -0.0},
+    )  # fmt: skip
+    with sessions.begin() as session:
+        append(session, [*sample_events(2), awkward])
+    out = tmp_path / "export"
+    export_events(engine, out, fmt=fmt)
+    assert verify_export(out).ok
+    result = run_script(stdlib_script, out, fmt=fmt)
+    assert result.returncode == 0, result.stdout
+
+
 def test_the_exported_events_are_the_stored_ones(engine, dated_log, tmp_path):
     out = tmp_path / "export"
     export_events(engine, out)
