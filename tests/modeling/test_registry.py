@@ -11,7 +11,7 @@ from decision_review.modeling.registry import ModelRegistry
 
 
 def test_shipped_registry_lists_both_models(model_registry):
-    assert model_registry.list() == ["credit_data", "german_credit"]
+    assert {"credit_data", "german_credit"} <= set(model_registry.list())  # others may ship more
     assert model_registry.versions("german_credit") == [1]
     card = model_registry.card("german_credit", 1)
     assert card.name == "german_credit" and card.version == 1
@@ -35,7 +35,7 @@ def test_no_artifact_is_pickled(model_registry):
 
 
 def test_unknown_model_or_version_names_what_exists(model_registry):
-    with pytest.raises(NotFound, match=r"no model named 'nope'.*credit_data, german_credit"):
+    with pytest.raises(NotFound, match=r"no model named 'nope'.*models there: credit_data, .*german_credit"):
         model_registry.load("nope")
     with pytest.raises(NotFound, match="has no version 7; versions: 1"):
         model_registry.load("german_credit", 7)
