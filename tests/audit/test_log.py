@@ -158,3 +158,18 @@ def test_record_verification_appends_its_event(engine, sessions):
     assert event.payload["ok"] is True and event.payload["head_seq"] == 2
     with sessions() as session:
         assert session.execute(text("SELECT count(*) FROM audit_events")).scalar_one() == 3
+
+
+def test_find_events_by_time_takes_aware_datetimes_or_utc_text(engine, sessions, monkeypatch):
+    import datetime as dt
+
+    for day in ("2024-05-01", "2024-05-02"):
+        monkeypatch.setattr(log, "_now_text", lambda day=day: f"{day}T10:00:00.000000Z")
+        with sessions.begin() as session:
+            append(session, sample_events(2))
+    may2 = dt.datetime(2024, 5, 2, 2, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))  # = May 2, 00:00 UTC
+    with sessions() as session:
+        assert [e.seq for e in find_events(session, since=may2)] == [3, 4]
+        assert [e.seq for e in find_events(session, until="2024-05-02T00:00:00.000000Z")] == [1, 2]
+        with pytest.raises(InvalidInput, match="naive datetime"):
+            find_events(session, since=dt.datetime(2024, 5, 2))

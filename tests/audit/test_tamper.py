@@ -181,14 +181,14 @@ def rewrite_log(url: str, rows: list[tuple]) -> None:
     edit=st.sampled_from(EDITS),
     data=st.data(),
 )
-def test_random_appends_and_a_random_edit_are_always_found_sqlite(_sqlite_template, batches, edit, data):
+def test_random_appends_and_a_random_edit_are_always_found_sqlite(sqlite_template, batches, edit, data):
     """Property: whatever was appended, in whatever batches, any single edit of the file is found
     at the place where the chain stops holding."""
     if sum(batches) < 2:
         batches = [*batches, 1]
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "log.db"
-        shutil.copyfile(_sqlite_template, path)
+        shutil.copyfile(sqlite_template, path)
         url = f"sqlite:///{path}"
         _check_random_edit(url, batches, edit, data)
 
@@ -216,7 +216,9 @@ def _check_random_edit(url, batches, edit, data):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("edit", EDITS)
-def test_verifying_in_worker_processes_reports_exactly_what_a_single_walk_does(engine, sessions, migrated_url, edit):
+def test_verifying_in_worker_processes_reports_exactly_what_a_single_walk_does(
+    engine, sessions, migrated_url, edit
+):
     """Three workers split 30 events at 10 and 20; edits at and around those joins must be
     reported as by one walk."""
     with sessions.begin() as session:

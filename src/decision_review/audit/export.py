@@ -286,13 +286,13 @@ def _write_export(
     chunk_size: int,
 ) -> dict[str, Any]:
     events_path = work / EVENTS_FILE[fmt]
-    ends: list[tuple[int, str]] = []  # (seq, hash) of the first and last events written
+    firsts: list[int] = []  # seq of the first event written
+    lasts: list[tuple[int, str]] = []  # (seq, hash) of the last event written
 
     def tracked(source: Iterator[list[tuple[Any, ...]]]) -> Iterator[list[tuple[Any, ...]]]:
         for rows in source:
-            ends[1:] = [(rows[-1][0], rows[-1][10])]
-            if len(ends) == 1:
-                ends.insert(0, (rows[0][0], rows[0][10]))
+            firsts[:] = firsts or [rows[0][0]]
+            lasts[:] = [(rows[-1][0], rows[-1][10])]
             yield rows
 
     with snapshot(engine) as connection:
@@ -306,9 +306,9 @@ def _write_export(
             else:
                 chunks = iter_chunks(connection, first, last, chunk_size)
         count = WRITERS[fmt](events_path, tracked(chunks))
-        first_seq = ends[0][0] if ends else None
+        first_seq = firsts[0] if firsts else None
         prev_hash = hash_at(connection, first_seq - 1) if first_seq is not None else None
-    last_seq, last_hash = ends[-1] if ends else (None, None)
+    last_seq, last_hash = lasts[0] if lasts else (None, None)
     manifest: dict[str, Any] = {
         "manifest_version": MANIFEST_VERSION,
         "tool": "decision-review",

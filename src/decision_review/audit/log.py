@@ -49,7 +49,6 @@ from decision_review.errors import InvalidInput
 from decision_review.store.db import snapshot
 from decision_review.store.tables import AuditChainHead, AuditEvent
 
-SYSTEM_ACTOR = "system"
 INSERT_CHUNK = 5_000  # rows per executemany: bounds memory of one statement, not the transaction
 VERIFY_CHUNK = 20_000
 
@@ -168,6 +167,14 @@ def _prepare(
     )
 
 
+def _ts_text(value: str | dt.datetime | None) -> str | None:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise InvalidInput(f"naive datetime {value.isoformat()}: give a timezone-aware UTC time")
+        return value.astimezone(dt.UTC).strftime(TS_FORMAT)
+    return value
+
+
 def _now_text() -> str:
     return dt.datetime.now(dt.UTC).strftime(TS_FORMAT)
 
@@ -187,9 +194,12 @@ def lock_head(session: Session) -> ChainHead:
 def append(session: Session, events: Sequence[NewEvent]) -> list[StoredEvent]:
     """Append `events` in order, in the caller's transaction, and return them as stored.
 
-    One head lock and one multi-row insert per call, whatever the number of events; the caller
-    commits (a decision and its event commit together). Raises InvalidInput, before touching the
+    One head lock and one multi-row insert per chunk of INSERT_CHUNK events; the caller commits
+    (a decision and its event commit together). Raises InvalidInput, before touching the
     database, if any event is malformed: nothing of the batch is written.
+
+    The head stays locked until the transaction ends and every other writer waits for it, so
+    append last, after the transaction's other writes, and commit promptly.
     """
     if not events:
         return []
@@ -270,15 +280,16 @@ def find_events(
     product: str | None = None,
     case_id: str | None = None,
     kind: EventKind | str | None = None,
-    since: str | None = None,
-    until: str | None = None,
+    since: str | dt.datetime | None = None,
+    until: str | dt.datetime | None = None,
     after_seq: int = 0,
     limit: int = 100,
 ) -> list[StoredEvent]:
     """Events matching every filter given, in chain order, `limit` at a time after `after_seq`.
 
-    `since`/`until` are UTC ISO-8601 texts compared with `ts` (half-open: since <= ts < until).
+    `since`/`until` are aware datetimes or UTC texts in `ts` format (half-open: since <= ts < until).
     """
+    since, until = (_ts_text(bound) for bound in (since, until))
     query = select(*(_events.c[name] for name in COLUMNS)).where(_events.c.seq > after_seq)
     if product is not None:
         query = query.where(_events.c.product == product)
