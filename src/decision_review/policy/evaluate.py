@@ -203,10 +203,11 @@ def evaluate(table: DecisionTable, frame: pl.DataFrame) -> pl.DataFrame:
     coded = query.collect()
     auto_code = coded["__code"]
     code, sampled = _qa_sample(table, coded[table.id_column], auto_code)
-    hits = _rule_hits(coded.select(table.word_names), table)
+    hits = _rule_hits([coded.get_column(name) for name in table.word_names], table)
     final, auto = pl.col("__final"), pl.col("__code")
     return (
-        coded.select(table.id_column, "__code")
+        coded.lazy()
+        .select(table.id_column, "__code")
         .with_columns(__final=code)
         .select(
             pl.col(table.id_column),
@@ -220,23 +221,21 @@ def evaluate(table: DecisionTable, frame: pl.DataFrame) -> pl.DataFrame:
             pl.lit(table.outcome).gather(auto).alias("auto_outcome"),
             pl.lit(table.winning_rule).gather(auto).alias("auto_rule"),
         )
+        .collect()
     )
 
 
 def _prepare(table: DecisionTable, frame: pl.DataFrame) -> pl.LazyFrame:
     """The columns the policy needs, with the types it was checked against; NaN counts as missing."""
-    missing = [name for name in table.input_schema if name not in frame.columns]
+    schema = frame.schema
+    missing = [name for name in table.input_schema if name not in schema]
     if missing:
         raise InvalidInput(f"the cases lack columns the policy needs: {', '.join(missing)}")
-    casts = []
+    columns = []
     for name, dtype in table.input_schema.items():
-        column = pl.col(name)
-        if frame.schema[name] != dtype:
-            column = column.cast(dtype, strict=True)
-        if dtype == pl.Float64():
-            column = column.fill_nan(None)
-        casts.append(column)
-    return frame.lazy().select(casts)
+        column = pl.col(name) if schema[name] == dtype else pl.col(name).cast(dtype, strict=True)
+        columns.append(column.fill_nan(None) if dtype == pl.Float64() else column)
+    return frame.lazy().select(columns)
 
 
 def _auto_code(table: DecisionTable, words: list[str]) -> pl.Expr:
@@ -295,11 +294,11 @@ def _mask_word(bits: list[str]) -> pl.Expr:
     return mask
 
 
-def _rule_hits(words: pl.DataFrame, table: DecisionTable) -> pl.Series:
+def _rule_hits(words: list[pl.Series], table: DecisionTable) -> pl.Series:
     """List of the rules that fired per case (file order), built once per distinct combination."""
     k = len(table.rule_ids)
-    if words.width == 1:
-        key = words.to_series()
+    if len(words) == 1:
+        [key] = words
         distinct = key.unique()
         lists = [_ids_of([mask], table) for mask in distinct.to_list()]
         if k <= DENSE_LOOKUP_BITS:
@@ -309,10 +308,11 @@ def _rule_hits(words: pl.DataFrame, table: DecisionTable) -> pl.Series:
         else:
             index = key.replace_strict(distinct, pl.Series(range(len(distinct)), dtype=pl.UInt32))
     else:
-        distinct_rows = words.unique().with_row_index("__group")
+        frame = pl.DataFrame(words)
+        distinct_rows = frame.unique().with_row_index("__group")
         lists = [_ids_of(list(row[1:]), table) for row in distinct_rows.iter_rows()]
-        index = words.join(distinct_rows, on=words.columns, how="left", maintain_order="left")["__group"]
-    return pl.Series(lists, dtype=pl.List(pl.String)).gather(index)
+        index = frame.join(distinct_rows, on=frame.columns, how="left", maintain_order="left")["__group"]
+    return pl.Series("rule_hits", lists, dtype=pl.List(pl.String)).gather(index)
 
 
 def _ids_of(masks: list[int], table: DecisionTable) -> list[str]:
