@@ -69,7 +69,6 @@ class DecisionTable:
     rule_ids: tuple[str, ...]
     bit_order: tuple[int, ...]
     n_active: int
-    conditions: tuple[pl.Expr, ...]
     approve_below: float
     decline_at_or_above: float
     outcome: pl.Series
@@ -145,7 +144,6 @@ def build_table(
         rule_ids=tuple(rule.id for rule in rules),
         bit_order=tuple(bit_order),
         n_active=len(active),
-        conditions=tuple(c.expr for c in conditions),
         approve_below=t.approve_below,
         decline_at_or_above=t.decline_at_or_above,
         outcome=pl.Series("outcome", columns[0], dtype=pl.String),
