@@ -203,24 +203,26 @@ def evaluate(table: DecisionTable, frame: pl.DataFrame) -> pl.DataFrame:
     code, sampled = _qa_sample(table, coded[table.id_column], auto_code)
     hits = _rule_hits([coded.get_column(name) for name in table.word_names], table)
     final, auto = pl.col("__final"), pl.col("__code")
-    return (
-        coded.lazy()
-        .select(table.id_column, "__code")
-        .with_columns(__final=code)
-        .select(
-            pl.col(table.id_column),
-            pl.lit(table.outcome).gather(final).alias("outcome"),
-            pl.lit(table.winning_rule).gather(final).alias("winning_rule"),
-            pl.lit(hits).alias("rule_hits"),
-            pl.lit(table.reason).gather(final).alias("reason"),
-            pl.lit(table.queue).gather(final).alias("queue"),
-            pl.lit(table.priority).gather(final).alias("priority"),
-            pl.lit(sampled).alias("qa_sample"),
+    lookups = [
+        pl.col(table.id_column),
+        pl.lit(table.outcome).gather(final).alias("outcome"),
+        pl.lit(table.winning_rule).gather(final).alias("winning_rule"),
+        pl.lit(hits).alias("rule_hits"),
+        pl.lit(table.reason).gather(final).alias("reason"),
+        pl.lit(table.queue).gather(final).alias("queue"),
+        pl.lit(table.priority).gather(final).alias("priority"),
+        pl.lit(sampled).alias("qa_sample"),
+    ]
+    if code is auto_code:  # nothing sampled: the automatic decision is the decision
+        before_qa = [pl.col("outcome").alias("auto_outcome"), pl.col("winning_rule").alias("auto_rule")]
+    else:
+        lookups += [
             pl.lit(table.outcome).gather(auto).alias("auto_outcome"),
             pl.lit(table.winning_rule).gather(auto).alias("auto_rule"),
-        )
-        .collect()
-    )
+        ]
+        before_qa = []
+    decided = coded.lazy().select(table.id_column, "__code").with_columns(__final=code).select(lookups)
+    return decided.with_columns(before_qa).collect()
 
 
 def _prepare(table: DecisionTable, frame: pl.DataFrame) -> pl.LazyFrame:
