@@ -180,7 +180,14 @@ def _stages(table: DecisionTable, conditions_in_bit_order: list[pl.Expr]) -> tup
             *[_mask_word(bits[w * WORD_BITS : (w + 1) * WORD_BITS]).alias(n) for w, n in enumerate(words)],
         ),
         (case_id, _auto_code(table, words).alias("__code"), *[pl.col(n) for n in words]),
+        *(() if table.qa_sample is None else ((pl.all(), _qa_eligible(table).alias("__eligible")),)),
     )
+
+
+def _qa_eligible(table: DecisionTable) -> pl.Expr:
+    """Automatic decisions the QA sample may pick (the outcomes it names), by decision code."""
+    codes = [int(c) for c in np.flatnonzero(table.qa_eligible)]
+    return pl.col("__code").is_in(pl.lit(pl.Series(codes, dtype=pl.UInt32)).implode())
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:
@@ -199,29 +206,32 @@ def evaluate(table: DecisionTable, frame: pl.DataFrame) -> pl.DataFrame:
     for stage in table.stages:
         query = query.select(stage)
     coded = query.collect()
-    auto_code = coded["__code"]
-    code, sampled = _qa_sample(table, coded[table.id_column], auto_code)
+    sampled = _qa_sample(table, coded)
     hits = _rule_hits([coded.get_column(name) for name in table.word_names], table)
-    final, auto = pl.col("__final"), pl.col("__code")
+    auto = pl.col("__code")
+    final = pl.when(pl.lit(sampled)).then(pl.lit(table.qa_code, dtype=pl.UInt32)).otherwise(auto)
     lookups = [
         pl.col(table.id_column),
-        pl.lit(table.outcome).gather(final).alias("outcome"),
-        pl.lit(table.winning_rule).gather(final).alias("winning_rule"),
+        pl.lit(table.outcome).gather(pl.col("__final")).alias("outcome"),
+        pl.lit(table.winning_rule).gather(pl.col("__final")).alias("winning_rule"),
         pl.lit(hits).alias("rule_hits"),
-        pl.lit(table.reason).gather(final).alias("reason"),
-        pl.lit(table.queue).gather(final).alias("queue"),
-        pl.lit(table.priority).gather(final).alias("priority"),
+        pl.lit(table.reason).gather(pl.col("__final")).alias("reason"),
+        pl.lit(table.queue).gather(pl.col("__final")).alias("queue"),
+        pl.lit(table.priority).gather(pl.col("__final")).alias("priority"),
         pl.lit(sampled).alias("qa_sample"),
     ]
-    if code is auto_code:  # nothing sampled: the automatic decision is the decision
-        before_qa = [pl.col("outcome").alias("auto_outcome"), pl.col("winning_rule").alias("auto_rule")]
-    else:
+    if sampled.any():
         lookups += [
             pl.lit(table.outcome).gather(auto).alias("auto_outcome"),
             pl.lit(table.winning_rule).gather(auto).alias("auto_rule"),
         ]
         before_qa = []
-    decided = coded.lazy().select(table.id_column, "__code").with_columns(__final=code).select(lookups)
+    else:  # nothing sampled: the automatic decision is the decision, and no second lookup is needed
+        final = auto
+        before_qa = [pl.col("outcome").alias("auto_outcome"), pl.col("winning_rule").alias("auto_rule")]
+    decided = (
+        coded.lazy().select(table.id_column, "__code").with_columns(final.alias("__final")).select(lookups)
+    )
     return decided.with_columns(before_qa).collect()
 
 
@@ -262,24 +272,20 @@ def _auto_code(table: DecisionTable, words: list[str]) -> pl.Expr:
     return code
 
 
-def _qa_sample(table: DecisionTable, ids: pl.Series, auto_code: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """Final decision codes and the QA flag: eligible automatic decisions whose id is in the sample."""
+def _qa_sample(table: DecisionTable, coded: pl.DataFrame) -> pl.Series:
+    """The QA flag: eligible automatic decisions whose case id is in the sample."""
     qa = table.qa_sample
-    n = len(auto_code)
-    if qa is None or n == 0:
-        return auto_code, pl.Series(np.zeros(n, dtype=bool))
+    sampled = np.zeros(coded.height, dtype=bool)
+    if qa is None or coded.height == 0:
+        return pl.Series("qa_sample", sampled)
+    ids = coded[table.id_column]
     if ids.null_count():
         raise InvalidInput(
             f"column {table.id_column!r} has missing case ids; the QA sample needs every case's id"
         )
-    codes = auto_code.to_numpy()
-    eligible = table.qa_eligible[codes]
-    rows = np.flatnonzero(eligible)
-    sampled = np.zeros(n, dtype=bool)
+    rows = np.flatnonzero(coded["__eligible"].to_numpy())
     sampled[rows] = in_sample(qa.seed, qa.rate, ids.gather(rows))
-    if not sampled.any():
-        return auto_code, pl.Series(sampled)
-    return pl.Series(np.where(sampled, table.qa_code, codes), dtype=pl.UInt32), pl.Series(sampled)
+    return pl.Series("qa_sample", sampled)
 
 
 def _mask_word(bits: list[str]) -> pl.Expr:
