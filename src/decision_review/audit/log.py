@@ -367,8 +367,8 @@ def verify(
 
     `workers` > 1 splits the chain into that many ranges verified by worker processes, one per
     core (each starts from the stored hash before its range; the ranges are then joined in
-    order, so the report is the same as a single walk's). None: one worker per core, up to
-    MAX_WORKERS, once the log has PARALLEL_FROM events; fewer are verified in this process.
+    order, so the report is the same as a single walk's). None: one worker per two cores, up to
+    MAX_WORKERS, once the log has PARALLEL_FROM events; otherwise one walk in this process.
     """
     started = time.perf_counter()
     with snapshot(engine) as connection:
@@ -406,7 +406,8 @@ MAX_WORKERS = 4
 
 def _worker_count(workers: int | None, events: int) -> int:
     if workers is None:
-        return min(os.cpu_count() or 1, MAX_WORKERS) if events >= PARALLEL_FROM else 1
+        # Half the cores: the database server (and the application) need the others.
+        return max(1, min((os.cpu_count() or 1) // 2, MAX_WORKERS)) if events >= PARALLEL_FROM else 1
     return max(1, min(workers, events // 2 or 1))
 
 
