@@ -98,3 +98,60 @@ def _summary(policy: CompiledPolicy) -> str:
     lines.append(f"  on invalid input: {spec.on_invalid_input.action}")
     lines.append(f"  golden cases: {len(policy.golden_cases)}")
     return "\n".join(lines)
+
+
+@policy_app.command("test")
+def test(
+    file: Path = typer.Argument(
+        ..., help="Policy file (YAML) whose golden cases to run.", show_default=False
+    ),
+    models_dir: Path | None = typer.Option(None, "--models-dir", help=MODELS_DIR_HELP),
+) -> None:
+    """Decide the policy's golden cases with the model it names and compare with their expectations.
+
+    Exit status 1 when any golden case decides differently (each difference is printed), 2 when
+    the policy cannot be used at all.
+    """
+    import pandas as pd  # the engine pulls in the model stack: import it only for this command
+
+    from decision_review.engine import DecisionEngine
+    from decision_review.modeling.registry import ModelRegistry
+    from decision_review.policy.golden import check_golden, golden_records
+
+    settings = Settings()
+    registry = ModelRegistry(models_dir if models_dir is not None else settings.models_dir)
+    engine = DecisionEngine.from_document(read_policy(file), registry, max_reasons=settings.max_reasons)
+    policy = engine.policy
+    if not policy.golden_cases:
+        raise InvalidInput(f"{file}: the policy has no golden cases (add golden_cases: or golden_file:)")
+    decisions = engine.decide(pd.DataFrame(golden_records(policy)), explain="none").frame
+    decided = decisions[decisions["outcome"] != "error"]
+    results = check_golden(policy, _as_polars(decided, policy.contract.id_field))
+    errors = dict(zip(decisions["case_id"], decisions["error"], strict=True))
+    failed = 0
+    for result in results:
+        if result.passed:
+            typer.echo(f"  pass  {result.id}")
+            continue
+        failed += 1
+        problems = list(result.problems)
+        if errors.get(result.id):
+            problems.append(f"input error: {errors[result.id]}")
+        typer.echo(f"  FAIL  {result.id}: " + "; ".join(problems))
+    typer.echo(f"{file}: {len(results) - failed} of {len(results)} golden cases pass")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _as_polars(frame, id_field: str):
+    """The engine's decisions in the shape `check_golden` reads."""
+    import polars as pl
+
+    return pl.DataFrame(
+        {
+            id_field: frame["case_id"].tolist(),
+            "outcome": frame["outcome"].tolist(),
+            "winning_rule": frame["winning_rule"].tolist(),
+            "rule_hits": [list(hits) for hits in frame["rule_hits"]],
+        }
+    )
