@@ -62,7 +62,7 @@ def test_bundled_policy_against_the_registered_model() -> None:
 def test_bundled_policy_against_a_contract_file(contract_file: Path) -> None:
     result = lint(GERMAN_POLICY, "--contract", contract_file)
     assert result.returncode == 0, result.stderr
-    assert "golden cases: 2" in result.stdout
+    assert "golden cases: 8" in result.stdout
 
 
 def test_strict_fails_on_warnings(contract_file: Path) -> None:

@@ -184,3 +184,13 @@ def test_file_level_errors(tmp_path: Path) -> None:
     latin1.write_bytes("name: caf\xe9\n".encode("latin-1"))
     with pytest.raises(PolicyError, match="not UTF-8"):
         read_policy(latin1)
+
+
+def test_a_queue_needs_exactly_one_sla(tmp_path) -> None:
+    from decision_review.policy.spec import Queue
+
+    assert Queue(sla_minutes=15).sla.total_seconds() == 15 * 60
+    assert Queue(sla_hours=48).sla.total_seconds() == 48 * 3600
+    for bad in ({}, {"sla_hours": 1, "sla_minutes": 30}):
+        with pytest.raises(ValueError, match="sla_hours or sla_minutes"):
+            Queue(**bad)

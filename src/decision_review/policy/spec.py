@@ -12,6 +12,7 @@ cases' fields in `loader`; both need the contract, which the file only names.
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
@@ -71,10 +72,30 @@ class ModelRef(_Strict):
 
 
 class Queue(_Strict):
-    """A review queue: where underwriters pick up cases, and how soon they must decide them."""
+    """A review queue: where underwriters pick up cases, and how soon they must decide them.
 
-    sla_hours: Annotated[int, Field(ge=1, le=24 * 90, strict=True)]
+    The service-level time is given in whole hours (credit: days of work) or whole minutes
+    (fraud: the fraudster may still be spending), exactly one of the two.
+    """
+
+    sla_hours: Annotated[int, Field(ge=1, le=24 * 90, strict=True)] | None = None
+    sla_minutes: Annotated[int, Field(ge=1, le=24 * 90 * 60, strict=True)] | None = None
     description: str = ""
+
+    @model_validator(mode="after")
+    def _one_sla(self) -> Self:
+        if (self.sla_hours is None) == (self.sla_minutes is None):
+            raise ValueError("give the queue's service-level time as sla_hours or sla_minutes (exactly one)")
+        return self
+
+    @property
+    def sla(self) -> timedelta:
+        """How long a case may wait in this queue before its SLA is breached."""
+        return (
+            timedelta(hours=self.sla_hours)
+            if self.sla_hours is not None
+            else timedelta(minutes=self.sla_minutes)
+        )
 
 
 class Thresholds(_Strict):
