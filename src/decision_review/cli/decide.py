@@ -8,19 +8,20 @@ still one vectorised call) and drives the progress bar.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from decision_review.datasets.tables import read_table
-from decision_review.engine import DecisionEngine, Decisions, ExplainMode
 from decision_review.errors import InvalidInput
-from decision_review.modeling.registry import ModelRegistry
 from decision_review.settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from decision_review.engine import DecisionEngine, Decisions, ExplainMode
 
 OUTPUT_SUFFIXES = {".csv", ".parquet"}
 
@@ -42,6 +43,11 @@ def decide(
     ] = None,
 ) -> None:
     """Decide every case of a file with a policy and write one decision per case."""
+    # The engine (polars, xgboost, shap) loads only when this command runs.
+    from decision_review.datasets.tables import read_table
+    from decision_review.engine import DecisionEngine
+    from decision_review.modeling.registry import ModelRegistry
+
     if explain not in ("needed", "all", "none"):
         raise InvalidInput(f"--explain must be needed, all or none, not {explain!r}")
     if output.suffix.lower() not in OUTPUT_SUFFIXES:
@@ -67,6 +73,10 @@ def decide_in_chunks(
     engine: DecisionEngine, cases: pd.DataFrame, *, explain: ExplainMode, chunk_size: int, console: Console
 ) -> Decisions:
     """Decide `cases` chunk by chunk with a progress bar; the result is as one `decide` call's."""
+    import pandas as pd
+
+    from decision_review.engine import Decisions
+
     parts: list[Decisions] = []
     with Progress(
         TextColumn("deciding"),
@@ -106,6 +116,8 @@ def write_decisions(frame: pd.DataFrame, path: Path) -> None:
 
 def summary_table(frame: pd.DataFrame, title: str) -> Table:
     """Counts by outcome, the top reasons cases went to review, and the top reason codes."""
+    import pandas as pd
+
     table = Table(title=title, show_header=True)
     table.add_column("what")
     table.add_column("count", justify="right")

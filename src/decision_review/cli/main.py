@@ -45,7 +45,7 @@ def main() -> None:
     try:
         app()
     except DecisionReviewError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(2)
 
 

@@ -8,18 +8,18 @@ notebooks get the same errors.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from decision_review.datasets import load_dataset
-from decision_review.datasets.tables import dataset_from_table, read_table
 from decision_review.errors import InvalidInput
-from decision_review.modeling.registry import ModelRegistry
-from decision_review.modeling.training import train as train_model
 from decision_review.settings import Settings
+
+if TYPE_CHECKING:
+    from decision_review.modeling.registry import ModelRegistry
+
 
 ModelsDir = Annotated[
     Path | None,
@@ -30,6 +30,8 @@ models_app = typer.Typer(help="List and inspect registered models.", no_args_is_
 
 
 def _registry(models_dir: Path | None) -> ModelRegistry:
+    from decision_review.modeling.registry import ModelRegistry
+
     return ModelRegistry(models_dir if models_dir is not None else Settings().models_dir)
 
 
@@ -58,6 +60,11 @@ def train(
     models_dir: ModelsDir = None,
 ) -> None:
     """Train a calibrated model and register it as a new version with its card and reason codes."""
+    # The model stack (scikit-learn, xgboost, shap) loads only for the commands that use it.
+    from decision_review.datasets import load_dataset
+    from decision_review.datasets.tables import dataset_from_table, read_table
+    from decision_review.modeling.training import train as train_model
+
     if (dataset is None) == (data is None):
         raise InvalidInput(
             "give either --dataset NAME (bundled data) or --data FILE (your own), not both or neither"
