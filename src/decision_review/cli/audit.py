@@ -196,6 +196,50 @@ def verify_export_command(
         raise typer.Exit(1)
 
 
+@audit_app.command("replay")
+def replay_command(
+    decision_id: Annotated[int, typer.Argument(help="The decision's id (as in the API and the audit log).")],
+    database_url: DatabaseUrl = None,
+    models_dir: Annotated[
+        Path | None, typer.Option("--models-dir", help="Model registry [default: DR_MODELS_DIR or ./models].")
+    ] = None,
+    policies_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--policies-dir", help="Where to look for unpublished policy files [default: DR_POLICIES_DIR]."
+        ),
+    ] = None,
+) -> None:
+    """Re-run a decision's recorded inputs through its recorded model and policy; show any difference."""
+    from decision_review.audit.replay import replay_decision  # the engine loads only for this command
+    from decision_review.modeling.registry import ModelRegistry
+
+    settings = Settings()
+    with _engine(database_url) as engine, make_session_factory(engine)() as session:
+        report = replay_decision(
+            session,
+            decision_id,
+            registry=ModelRegistry(models_dir or settings.models_dir),
+            policies_dir=policies_dir or settings.policies_dir,
+        )
+    out.print(f"decision {report.decision_id}: case {report.product}/{report.case_id}")
+    out.print(f"  model {report.model}; policy {report.policy}")
+    for note in report.notes:
+        out.print(f"  note: {note}")
+    for name in ("outcome", "score", "winning_rule", "rule_hits"):
+        out.print(f"  {name}: recorded {report.recorded.get(name)!r}, replayed {report.replayed[name]!r}")
+    codes = [r["code"] for r in report.replayed["reasons"]]
+    out.print(f"  reasons: {len(report.replayed['reasons'])} replayed {codes}")
+    if report.reproduced:
+        out.print("reproduced: the recorded model and policy decide this case exactly as recorded")
+        return
+    for difference in report.differences:
+        out.print(
+            f"DIFFERS {difference.field}: recorded {difference.recorded!r}, replayed {difference.replayed!r}"
+        )
+    raise typer.Exit(1)
+
+
 @db_app.command("upgrade")
 def upgrade_command(database_url: DatabaseUrl = None) -> None:
     """Create or upgrade the schema to the latest migration (safe to run again)."""
