@@ -20,15 +20,18 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 import polars as pl
+import pyarrow as pa
 
 from decision_review.errors import InvalidInput
-from decision_review.modeling.contract import CheckedCases
+from decision_review.modeling.contract import CheckedColumns, text_array
+from decision_review.modeling.explain import ExplainerConfig, Explanation
 from decision_review.modeling.loaded import LoadedModel
 from decision_review.modeling.registry import ModelRegistry
 from decision_review.policy import CompiledPolicy, PolicyDocument, compile_policy, read_policy
@@ -178,28 +181,36 @@ class DecisionEngine:
         policy would approve or decline automatically goes to review instead.
         """
         timings: dict[str, float] = {}
-        ids = self._case_ids(cases)
+        self._require_ids(cases)
         n = len(cases)
 
         with _timed(timings, "check"):
-            checked = self.model.check(cases)
-            valid = checked.valid & ids.notna().to_numpy()
-            errors = checked.errors.copy()
-            errors[ids.isna().to_numpy()] = f"the case has no {self.model.contract.id_field!r}"
+            checked = self.model.check_columns(cases, ids=True)
+            no_id = checked.ids.is_null().to_numpy(zero_copy_only=False)
+            errors = checked.errors
+            if no_id.any():
+                errors = errors.copy()
+                errors[no_id] = f"the case has no {self.model.contract.id_field!r}"
+            valid = checked.valid & ~no_id
 
         score = np.full(n, np.nan)
         with _timed(timings, "score"):
-            if valid.any():
-                score[valid] = self.model.predict_proba(checked.frame[valid])
+            # The model matrix holds the valid rows only (all rows, without a copy, when all are).
+            matrix = self.model.encode(checked, None if valid.all() else valid)
+            if len(matrix):
+                score[valid] = self.model.predict_proba_matrix(matrix)
 
         with _timed(timings, "policy"):
-            decided = self._evaluate_policy(checked, ids, score, valid)
-            frame = self._assemble(ids, score, errors.to_numpy(), valid, decided)
+            decided = self._evaluate_policy(checked, score, valid)
             if not auto_decisions:
-                _switch_off_auto(frame, self.policy.spec.queue_for(None))
+                decided = _switch_off_auto(decided, self.policy.spec.queue_for(None))
 
         with _timed(timings, "explain"):
-            contributions, base_values, config = self._explain(checked.frame, frame, valid, explain)
+            explained, explanation = self._explain(matrix, valid, decided, explain)
+
+        with _timed(timings, "assemble"):
+            frame = self._assemble(checked.ids, score, errors, valid, decided, explained, explanation)
+            contributions, base_values, config = self._explanation_parts(frame, explained, explanation)
 
         return Decisions(
             frame=frame,
@@ -210,23 +221,21 @@ class DecisionEngine:
             timings=timings,
         )
 
-    def _case_ids(self, cases: pd.DataFrame) -> pd.Series:
+    def _require_ids(self, cases: pd.DataFrame) -> None:
         id_field = self.model.contract.id_field
         if id_field not in cases.columns:
             raise InvalidInput(
                 f"the cases have no {id_field!r} column: every case needs its own id "
                 f"(columns given: {', '.join(map(str, cases.columns[:20]))})"
             )
-        raw = cases[id_field]
-        text = raw.astype("string").str.strip()
-        return text.mask(text == "").reset_index(drop=True)
 
-    def _evaluate_policy(
-        self, checked: CheckedCases, ids: pd.Series, score: np.ndarray, valid: np.ndarray
-    ) -> pl.DataFrame:
+    def _evaluate_policy(self, checked: CheckedColumns, score: np.ndarray, valid: np.ndarray) -> pl.DataFrame:
         """Run the policy over every row; rows that failed validation are then given the policy's
-        invalid-input handling (so no scatter of results back into place is needed)."""
-        needed = self.policy.input_columns
+        invalid-input handling (so no scatter of results back into place is needed).
+
+        The policy reads the checked columns directly: Arrow text and numpy numbers become polars
+        columns without a copy, and no pandas frame is built on the way.
+        """
         id_field = self.model.contract.id_field
         engine_fields = {
             "score": score,
@@ -234,19 +243,20 @@ class DecisionEngine:
             "unseen_category": checked.unseen_category,
             "missing_count": checked.missing_count,
         }
-        fields = [name for name in needed if name not in engine_fields and name != id_field]
-        frame = pl.from_pandas(checked.frame[fields], include_index=False) if fields else pl.DataFrame()
-        frame = frame.with_columns(
-            # Rows without an id are invalid anyway; "" keeps the QA-sample hash defined for them.
-            pl.Series(id_field, ids.to_numpy(dtype=object, na_value=""), dtype=pl.String),
-            *[
-                pl.Series(name, engine_fields[name], nan_to_null=True)
-                for name in needed
-                if name in engine_fields
-            ],
-        )
-        decided = self.policy.evaluate(frame.select([pl.col(c).cast(t) for c, t in needed.items()]))
-        return self._invalid_rows(decided, valid)
+        columns = []
+        for name, dtype in self.policy.input_columns.items():
+            if name == id_field:
+                # Rows without an id are invalid anyway; "" keeps the QA-sample hash defined for them.
+                column = pl.Series(name, checked.ids).fill_null("")
+            elif name in engine_fields:
+                column = pl.Series(name, engine_fields[name], nan_to_null=True)
+            elif name in checked.numbers:
+                column = pl.Series(name, checked.numbers[name], nan_to_null=True)
+            else:
+                column = pl.Series(name, checked.texts[name])
+            columns.append(column if column.dtype == dtype else column.cast(dtype))
+        decided = self.policy.evaluate(pl.DataFrame(columns))
+        return decided if valid.all() else self._invalid_rows(decided, valid)
 
     def _invalid_rows(self, decided: pl.DataFrame, valid: np.ndarray) -> pl.DataFrame:
         """Rows that failed validation: an error, or a review when the policy says so; no rule hits."""
@@ -273,79 +283,134 @@ class DecisionEngine:
         )
 
     def _assemble(
-        self, ids: pd.Series, score: np.ndarray, errors: np.ndarray, valid: np.ndarray, decided: pl.DataFrame
+        self,
+        ids: pa.Array,
+        score: np.ndarray,
+        errors: np.ndarray,
+        valid: np.ndarray,
+        decided: pl.DataFrame,
+        explained: np.ndarray,
+        explanation: Explanation | None,
     ) -> pd.DataFrame:
-        frame = decided.to_pandas(use_pyarrow_extension_array=True)
-        frame.insert(0, "case_id", ids.to_numpy(dtype=object, na_value=None))
-        frame.insert(2, "score", score)
-        for name in ("outcome", "winning_rule", "reason", "queue", "auto_outcome"):
-            frame[name] = frame[name].astype("str")
-        frame["priority"] = frame["priority"].astype("Int64")
-        frame["qa_sample"] = frame["qa_sample"].astype(bool)
-        frame["error"] = np.where(valid, None, errors)
-        provenance = {
-            "model_name": self.model.name,
-            "model_version": self.model.version,
-            "model_digest": self.model.digest,
-            "policy_name": self.policy.name,
-            "policy_version": self.policy.version,
-            "policy_digest": self.policy.digest,
-            "approve_below": self.policy.approve_below,
-            "decline_at_or_above": self.policy.decline_at_or_above,
+        """The decisions frame, built once from Arrow and numpy columns (text columns without a copy)."""
+        n = len(score)
+
+        def text(name: str) -> pd.api.extensions.ExtensionArray:
+            return text_array(decided.get_column(name).to_arrow())
+
+        priority = decided.get_column("priority")
+        columns = {
+            "case_id": text_array(ids),
+            "outcome": text("outcome"),
+            "score": score,
+            "winning_rule": text("winning_rule"),
+            "rule_hits": pd.arrays.ArrowExtensionArray(decided.get_column("rule_hits").to_arrow()),
+            "reason": text("reason"),
+            "queue": text("queue"),
+            "priority": pd.arrays.IntegerArray(
+                priority.fill_null(0).cast(pl.Int64).to_numpy().copy(), priority.is_null().to_numpy().copy()
+            ),
+            "qa_sample": decided.get_column("qa_sample").to_numpy().copy(),
+            "auto_outcome": text("auto_outcome"),
+            "error": np.where(valid, None, errors),
+            "model_name": _repeat_text(self.model.name, n),
+            "model_version": np.full(n, self.model.version, dtype=np.int64),
+            "model_digest": _repeat_text(self.model.digest, n),
+            "policy_name": _repeat_text(self.policy.name, n),
+            "policy_version": np.full(n, self.policy.version, dtype=np.int64),
+            "policy_digest": _repeat_text(self.policy.digest, n),
+            "approve_below": np.full(n, self.policy.approve_below, dtype=float),
+            "decline_at_or_above": np.full(n, self.policy.decline_at_or_above, dtype=float),
         }
-        for name, value in provenance.items():
-            frame[name] = value
-        empty_text = pd.array(np.full(len(frame), None, dtype=object), dtype="str")
-        for k in range(1, self.max_reasons + 1):
-            for part in REASON_PARTS:
-                frame[f"reason_{k}_{part}"] = np.nan if part == "contribution" else empty_text
-        return frame[[*DECISION_COLUMNS, *frame.columns[len(DECISION_COLUMNS) :]]]
+        columns.update(self._reason_columns(n, explained, explanation))
+        return pd.DataFrame(columns, copy=False)
+
+    def _reason_columns(self, n: int, explained: np.ndarray, explanation: Explanation | None) -> dict:
+        """reason_{k}_{field,code,text,contribution}: whole columns, taken from small Arrow tables."""
+        texts = self._reason_texts
+        nothing = len(texts["field"]) - 1
+        positions = np.flatnonzero(explained)
+        columns: dict = {}
+        for k in range(self.max_reasons):
+            slot = np.full(n, nothing)
+            contribution = np.full(n, np.nan)
+            if explanation is not None:
+                slot[positions] = explanation.top_positions[:, k]
+                contribution[positions] = explanation.top_contributions[:, k]
+            for part in ("field", "code", "text"):
+                columns[f"reason_{k + 1}_{part}"] = text_array(texts[part].take(slot))
+            columns[f"reason_{k + 1}_contribution"] = contribution
+        return columns
 
     def _explain(
-        self, features: pd.DataFrame, frame: pd.DataFrame, valid: np.ndarray, mode: ExplainMode
-    ) -> tuple[pd.DataFrame, pd.Series, dict]:
-        inputs = self.model.contract.model_inputs
+        self, matrix: np.ndarray, valid: np.ndarray, decided: pl.DataFrame, mode: ExplainMode
+    ) -> tuple[np.ndarray, Explanation | None]:
+        """The rows to explain (a mask over all rows) and their explanation, if any."""
         if mode == "none":
-            wanted = np.zeros(len(frame), dtype=bool)
+            wanted = np.zeros(len(valid), dtype=bool)
         elif mode == "all":
             wanted = valid.copy()
         else:
-            wanted = valid & frame["outcome"].isin(NEEDS_EXPLANATION).to_numpy()
+            wanted = valid & decided.get_column("outcome").is_in(NEEDS_EXPLANATION).to_numpy()
         if not wanted.any():
-            return pd.DataFrame(columns=inputs, dtype=float), pd.Series(dtype=float), {}
-        rows = features[wanted]
-        explanation = self.model.explain(
+            return wanted, None
+        positions = np.flatnonzero(wanted)
+        rows = matrix if wanted.all() else matrix[np.flatnonzero(wanted[valid])]
+        explanation = self.model.explainer.explain_matrix(
             rows,
+            pd.RangeIndex(len(valid))[positions],
             top_k=self.max_reasons,
             reference=self.explain_reference,
             cutoff=self.policy.approve_below if self.explain_reference == "near_cutoff" else None,
         )
-        positions = np.flatnonzero(wanted)
-        reasons = explanation.reason_frame()
-        for k in range(1, self.max_reasons + 1):
-            for part in REASON_PARTS:
-                name = f"reason_{k}_{part}"
-                if name in reasons.columns:
-                    column = frame[name].to_numpy(
-                        dtype=object if part != "contribution" else float, copy=True
-                    )
-                    column[positions] = reasons[name].to_numpy()
-                    frame[name] = column if part == "contribution" else pd.array(column, dtype="str")
-        contributions = explanation.contributions.set_axis(frame.index[positions])
-        base_values = pd.Series(explanation.base_values, index=frame.index[positions], name="base_value")
-        return contributions, base_values, explanation.config.model_dump(mode="json")
+        return wanted, explanation
+
+    def _explanation_parts(
+        self, frame: pd.DataFrame, explained: np.ndarray, explanation: Explanation | None
+    ) -> tuple[pd.DataFrame, pd.Series, dict]:
+        if explanation is None:
+            inputs = self.model.contract.model_inputs
+            return pd.DataFrame(columns=inputs, dtype=float), pd.Series(dtype=float), {}
+        index = explanation.contributions.index
+        base_values = pd.Series(explanation.base_values, index=index, name="base_value")
+        return explanation.contributions, base_values, dict(self._config_json(explanation.config))
+
+    @cached_property
+    def _reason_texts(self) -> dict[str, pa.Array]:
+        """Field, code and text of each model input as Arrow arrays, a null last (no reason)."""
+        fields = self.model.estimator.layout_.field_names
+        entries = [self.model.reasons.reasons[f] for f in fields]
+        return {
+            "field": pa.array([*fields, None], type=pa.large_string()),
+            "code": pa.array([*(e.code for e in entries), None], type=pa.large_string()),
+            "text": pa.array([*(e.text for e in entries), None], type=pa.large_string()),
+        }
+
+    def _config_json(self, config: ExplainerConfig) -> dict:
+        cache = self.__dict__.setdefault("_configs", {})
+        if config not in cache:
+            cache[config] = config.model_dump(mode="json")
+        return cache[config]
 
 
-def _switch_off_auto(frame: pd.DataFrame, default_queue: str) -> None:
-    """The stop switch: automatic approvals and declines go to review instead (in place)."""
-    automatic = frame["outcome"].isin([Outcome.APPROVE.value, Outcome.DECLINE.value]).to_numpy()
-    if not automatic.any():
-        return
-    frame.loc[automatic, "outcome"] = Outcome.REVIEW.value
-    frame.loc[automatic, "winning_rule"] = AUTO_OFF_RULE
-    frame.loc[automatic, "reason"] = AUTO_OFF_REASON
-    frame.loc[automatic, "queue"] = default_queue
-    frame.loc[automatic, "priority"] = 3
+def _repeat_text(value: str, n: int) -> pd.api.extensions.ExtensionArray:
+    return text_array(pa.repeat(pa.scalar(value, type=pa.large_string()), n))
+
+
+def _switch_off_auto(decided: pl.DataFrame, default_queue: str) -> pl.DataFrame:
+    """The stop switch: automatic approvals and declines go to review instead."""
+    automatic = pl.col("outcome").is_in([Outcome.APPROVE.value, Outcome.DECLINE.value])
+
+    def instead(name: str, value: pl.Expr) -> pl.Expr:
+        return pl.when(automatic).then(value).otherwise(pl.col(name)).alias(name)
+
+    return decided.with_columns(
+        instead("outcome", pl.lit(Outcome.REVIEW.value)),
+        instead("winning_rule", pl.lit(AUTO_OFF_RULE)),
+        instead("reason", pl.lit(AUTO_OFF_REASON)),
+        instead("queue", pl.lit(default_queue)),
+        instead("priority", pl.lit(3, dtype=pl.Int32)),
+    )
 
 
 @contextmanager

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pandas.api import types as ptypes
 
 from decision_review.datasets.base import Dataset
@@ -118,73 +120,238 @@ class CheckedCases:
         )
 
 
+@dataclass(frozen=True)
+class CheckedColumns:
+    """The same check kept as columns: numpy arrays for numbers and codes, Arrow arrays for text.
+
+    Why not a pandas frame: the engine feeds these straight to the model matrix (numbers, category
+    codes) and to the policy (polars reads the Arrow text without a copy); for one case, building
+    pandas columns nobody reads would cost more than the check itself. `to_checked_cases` builds
+    the `CheckedCases` frame from them.
+
+    `numbers`: numeric fields as float64, NaN where missing or unusable. `texts`: categorical fields
+    as Arrow large_string, null where missing (the value as given, not trimmed). `codes`: for the
+    same fields, the value's position in the contract's categories, `UNSEEN` or `MISSING`.
+    `ids`: the id column as trimmed text, null where missing or blank (only when asked for).
+    """
+
+    index: pd.Index
+    numbers: dict[str, np.ndarray]
+    texts: dict[str, pa.Array]
+    codes: dict[str, np.ndarray]
+    errors: np.ndarray
+    out_of_range: np.ndarray
+    unseen_category: np.ndarray
+    missing_count: np.ndarray
+    unknown_columns: list[str] = field(default_factory=list)
+    ids: pa.Array | None = None
+
+    @property
+    def valid(self) -> np.ndarray:
+        """True for rows with no error: these can be scored."""
+        return np.equal(self.errors, None)
+
+    def to_checked_cases(self, contract: InputContract) -> CheckedCases:
+        columns: dict[str, object] = {}
+        for spec in contract.fields:
+            if spec.kind is FieldKind.NUMERIC:
+                values = self.numbers[spec.name]
+                columns[spec.name] = _as_integers(values, np.isnan(values)) if spec.integer else values
+            else:
+                columns[spec.name] = text_array(self.texts[spec.name])
+        return CheckedCases(
+            frame=pd.DataFrame(columns, index=self.index),
+            errors=pd.Series(self.errors, index=self.index, dtype=object, name="error"),
+            out_of_range=self.out_of_range,
+            unseen_category=self.unseen_category,
+            missing_count=self.missing_count,
+            unknown_columns=self.unknown_columns,
+        )
+
+
 def check_cases(frame: pd.DataFrame, contract: InputContract) -> CheckedCases:
     """Validate and coerce cases against the contract, vectorised, without ever raising for bad data.
 
     A field's column missing from the whole frame makes every row an error naming it (even a
     nullable field: a missing column is almost always a renamed field, and scoring everyone as
     "value unknown" would hide that). Columns the contract does not know are ignored and listed in
-    `unknown_columns`.
+    `unknown_columns`. (`CaseChecker` is the same check prepared once per contract, for callers
+    that check many batches.)
 
     >>> checked = check_cases(pd.DataFrame({"duration_in_month": ["abc"]}), contract)  # doctest: +SKIP
     >>> checked.errors.iloc[0]  # doctest: +SKIP
     "field 'duration_in_month': 'abc' is not a number; ..."
     """
-    n = len(frame)
-    errors = np.full(n, None, dtype=object)
-    out_of_range = np.zeros(n, dtype=bool)
-    unseen = np.zeros(n, dtype=bool)
-    missing_count = np.zeros(n, dtype=np.int64)
-    # Categorical columns stay pandas str arrays (Arrow-backed): no round trip through Python objects.
-    columns: dict[str, pd.Series | pd.api.extensions.ExtensionArray | np.ndarray] = {}
+    return CaseChecker(contract).check(frame).to_checked_cases(contract)
 
-    for spec in contract.fields:
-        if spec.name not in frame.columns:
-            _add(errors, np.ones(n, dtype=bool), f"column {spec.name!r} is missing (required field)")
+
+# Category codes besides a category's position: a value the model never saw, and no value at all.
+UNSEEN = -1
+MISSING = -2
+# Categorical values are looked up in groups of fields holding about this many values together: one
+# case then costs one Arrow lookup for all its fields, a million cases one lookup per field.
+LOOKUP_GROUP_VALUES = 1 << 16
+_STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' "str" dtype
+_NO_TEXT = pa.scalar(None, type=pa.large_string())
+
+
+class CaseChecker:
+    """`check_cases` for one contract, with its category lookup built once.
+
+    Why the lookup is shared by all fields: every categorical value of a batch is found in one
+    sorted union of the contract's categories (Arrow's hash lookup), and a small table turns the
+    union position into each field's own category code. The cost of a call is then a handful of
+    numpy and Arrow calls whatever the batch size, which is what an online case of one row needs.
+    """
+
+    def __init__(self, contract: InputContract) -> None:
+        self.contract = contract
+        self._categorical = [f.name for f in contract.fields if f.kind is FieldKind.CATEGORICAL]
+        union = sorted({c for f in contract.fields for c in f.categories or ()})
+        position = {c: i for i, c in enumerate(union)}
+        # Row j, column u: field j's code for union value u; the extra last column is "not found".
+        table = np.full((len(self._categorical), len(union) + 1), UNSEEN, dtype=np.int32)
+        for j, name in enumerate(self._categorical):
+            for code, category in enumerate(contract.field(name).categories or ()):
+                table[j, position[category]] = code
+        self._table = table
+        self._not_found = len(union)
+        self._lookup = pc.SetLookupOptions(pa.array(union, type=pa.large_string()))
+        # A blank category (possible in odd training data) is still "no value": test every value then.
+        self._blank_category = any(c.strip() == "" for c in union)
+        self._known = {*contract.field_names, contract.id_field, *ENGINE_FIELDS}
+
+    def check(self, frame: pd.DataFrame, *, ids: bool = False) -> CheckedColumns:
+        """Check `frame`; with `ids=True` also read the contract's id column (which must be there)."""
+        contract = self.contract
+        n = len(frame)
+        present = set(frame.columns)
+        errors = np.full(n, None, dtype=object)
+        out_of_range = np.zeros(n, dtype=bool)
+        unseen = np.zeros(n, dtype=bool)
+        missing_count = np.zeros(n, dtype=np.int64)
+        numbers: dict[str, np.ndarray] = {}
+        texts = {
+            name: _text(frame[name]) if name in present else pa.nulls(n, type=pa.large_string())
+            for name in self._categorical
+        }
+        codes = self._codes(list(texts.values()), n)
+
+        for spec in contract.fields:
+            if spec.name not in present:
+                _add(errors, np.ones(n, dtype=bool), f"column {spec.name!r} is missing (required field)")
+                if spec.model_input:
+                    missing_count += 1
+                if spec.kind is FieldKind.NUMERIC:
+                    numbers[spec.name] = np.full(n, np.nan)
+                continue
+            if spec.kind is FieldKind.NUMERIC:
+                raw = frame[spec.name]
+                values, missing, bad = _coerce_numeric(raw, spec, errors)
+                if spec.model_input:
+                    present_values = ~missing & ~bad
+                    if spec.minimum is not None:
+                        out_of_range |= present_values & (values < spec.minimum)
+                    if spec.maximum is not None:
+                        out_of_range |= present_values & (values > spec.maximum)
+                numbers[spec.name] = np.where(bad, np.nan, values) if bad.any() else values
+            else:
+                code = codes[spec.name]
+                missing = code == MISSING
+                if spec.model_input:
+                    unseen |= code == UNSEEN
+                if missing.any() and texts[spec.name].null_count != int(missing.sum()):
+                    texts[spec.name] = pc.if_else(pa.array(missing), _NO_TEXT, texts[spec.name])
+            if not spec.nullable:
+                _add(errors, missing, f"field {spec.name!r} has no value (required)")
             if spec.model_input:
-                missing_count += 1
-            columns[spec.name] = _empty(spec, frame.index)
-            continue
-        raw = frame[spec.name]
-        if spec.kind is FieldKind.NUMERIC:
-            values, missing, bad = _coerce_numeric(raw, spec, errors)
-            if spec.model_input:
-                present = ~missing & ~bad
-                if spec.minimum is not None:
-                    out_of_range |= present & (values < spec.minimum)
-                if spec.maximum is not None:
-                    out_of_range |= present & (values > spec.maximum)
-            columns[spec.name] = (
-                _as_integers(values, bad | missing) if spec.integer else np.where(bad, np.nan, values)
-            )
-        else:
-            text, missing = _coerce_categorical(raw)
-            if spec.model_input:
-                unseen |= ~missing & ~text.isin(spec.categories or []).to_numpy()
-            columns[spec.name] = text.array
-        if not spec.nullable:
-            _add(errors, missing, f"field {spec.name!r} has no value (required)")
-        if spec.model_input:
-            missing_count += missing
+                missing_count += missing
 
-    known = {*contract.field_names, contract.id_field, *ENGINE_FIELDS}
-    unknown = [str(c) for c in frame.columns if c not in known]
-    coerced = pd.DataFrame(columns, index=frame.index)
-    return CheckedCases(
-        frame=coerced,
-        errors=pd.Series(errors, index=frame.index, dtype=object, name="error"),
-        out_of_range=out_of_range,
-        unseen_category=unseen,
-        missing_count=missing_count,
-        unknown_columns=unknown,
-    )
+        return CheckedColumns(
+            index=frame.index,
+            numbers=numbers,
+            texts=texts,
+            codes=codes,
+            errors=errors,
+            out_of_range=out_of_range,
+            unseen_category=unseen,
+            missing_count=missing_count,
+            unknown_columns=[str(c) for c in frame.columns if c not in self._known],
+            ids=_ids(frame[contract.id_field]) if ids else None,
+        )
+
+    def _codes(self, texts: list[pa.Array], n: int) -> dict[str, np.ndarray]:
+        """Category code of every categorical value (see `CheckedColumns.codes`), fields in groups."""
+        k = len(texts)
+        out = np.empty((k, n), dtype=np.int32)
+        group = max(1, LOOKUP_GROUP_VALUES // max(n, 1))
+        for start in range(0, k if n else 0, group):
+            part = texts[start : start + group]
+            values = pa.concat_arrays(part) if len(part) > 1 else part[0]
+            found = pc.index_in(values, options=self._lookup)
+            union_position = (pc.fill_null(found, self._not_found) if found.null_count else found).to_numpy()
+            rows = np.arange(start, start + len(part))[:, None]
+            block = out[start : start + len(part)]
+            block[:] = self._table[rows, union_position.reshape(len(part), n)]
+            if found.null_count or self._blank_category:
+                flat = block.reshape(-1)
+                candidates = (
+                    np.arange(len(flat))
+                    if self._blank_category
+                    else np.flatnonzero(union_position == self._not_found)
+                )
+                flat[candidates[_blank(values.take(candidates))]] = MISSING
+        return {name: out[j] for j, name in enumerate(self._categorical)}
 
 
-def _empty(spec: FieldSpec, index: pd.Index) -> pd.Series | np.ndarray:
-    n = len(index)
-    if spec.kind is FieldKind.NUMERIC:
-        return _as_integers(np.zeros(n), np.ones(n, dtype=bool)) if spec.integer else np.full(n, np.nan)
-    return pd.array(np.full(n, np.nan, dtype=object), dtype="str")
+def text_array(values: pa.Array | pa.ChunkedArray) -> pd.api.extensions.ExtensionArray:
+    """Arrow text as a pandas "str" array, without a copy."""
+    return _STR.__from_arrow__(values)
+
+
+def _arrow_text(column: pd.Series) -> pa.Array:
+    """A pandas string column as one Arrow large_string array (no copy for pandas' own "str")."""
+    values = pa.array(column.array)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
+    return values if values.type == pa.large_string() else values.cast(pa.large_string())
+
+
+def _text(raw: pd.Series) -> pa.Array:
+    """A categorical field's values as text, null where missing (NA/None/NaN).
+
+    Text columns go to Arrow as they are. Anything else becomes text as pandas writes it, whole
+    floats without '.0' (so 1.0 matches category "1"); this path runs only for unusual input.
+    """
+    if isinstance(raw.dtype, pd.StringDtype):
+        return _arrow_text(raw)
+    if ptypes.is_float_dtype(raw):
+        values = raw.to_numpy(dtype=float, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            whole = np.isfinite(values) & (values == np.round(values))
+        with np.errstate(invalid="ignore"):
+            as_int = pd.Series(np.where(whole, values, 0).astype(np.int64), index=raw.index).astype("str")
+        text = raw.astype("str").where(~whole, as_int)
+    else:
+        text = raw.astype("str")
+    return _arrow_text(text.where(~raw.isna().to_numpy()))
+
+
+def _blank(values: pa.Array) -> np.ndarray:
+    """Missing: null, or text that is empty after trimming (how forms and CSVs say 'no value').
+
+    Arrow trims the same characters as Python's ``str.strip``.
+    """
+    empty = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(values), ""), True)
+    return empty.to_numpy(zero_copy_only=False)
+
+
+def _ids(raw: pd.Series) -> pa.Array:
+    """Case ids as trimmed text; a missing or blank id becomes null."""
+    text = _arrow_text(raw if isinstance(raw.dtype, pd.StringDtype) else raw.astype("string"))
+    trimmed = pc.utf8_trim_whitespace(text)
+    blank = pc.equal(trimmed, "")
+    return pc.if_else(blank, _NO_TEXT, trimmed) if pc.any(blank).as_py() else trimmed
 
 
 def _as_integers(values: np.ndarray, absent: np.ndarray) -> pd.arrays.IntegerArray:
@@ -192,25 +359,36 @@ def _as_integers(values: np.ndarray, absent: np.ndarray) -> pd.arrays.IntegerArr
     return pd.arrays.IntegerArray(np.where(absent, 0, values).astype(np.int64), absent.copy())
 
 
-def _blank(raw: pd.Series, text: pd.Series | None = None) -> np.ndarray:
-    """Missing: NA/None/NaN, or text that is empty after trimming (how forms and CSVs say 'no value')."""
+def _numbers(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Float values and the missing mask of a numeric field's column.
+
+    Plain numpy number columns (the usual case) are read directly; anything else goes through
+    pandas: missing is NA/None/NaN or blank text, and text is parsed by ``pd.to_numeric``.
+    """
+    data = raw.values
+    if isinstance(data, np.ndarray) and data.dtype.kind in "fiu":
+        values = data.astype(np.float64, copy=False)
+        return values, np.isnan(values) if data.dtype.kind == "f" else np.zeros(len(values), dtype=bool)
+    if is_numeric(raw):
+        return raw.to_numpy(dtype=float, na_value=np.nan), raw.isna().to_numpy()
     missing = raw.isna().to_numpy().copy()
-    if not is_numeric(raw) and not ptypes.is_bool_dtype(raw):
-        text = raw.astype("str") if text is None else text
-        missing |= (text.str.strip() == "").to_numpy(dtype=bool, na_value=False)
-    return missing
+    if not ptypes.is_bool_dtype(raw):
+        missing |= (raw.astype("str").str.strip() == "").to_numpy(dtype=bool, na_value=False)
+    values = pd.to_numeric(raw.where(~missing), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return values, missing
 
 
 def _coerce_numeric(
     raw: pd.Series, spec: FieldSpec, errors: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Float values, the missing mask, and the mask of rows with an unusable value (already reported)."""
-    if is_numeric(raw):
-        missing = raw.isna().to_numpy()
-        values = raw.to_numpy(dtype=float, na_value=np.nan)
-    else:
-        missing = _blank(raw)
-        values = pd.to_numeric(raw.where(~missing), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    values, missing = _numbers(raw)
+    with np.errstate(invalid="ignore"):
+        usable = missing | np.isfinite(values)
+        if spec.integer:
+            usable &= missing | ((values == np.round(values)) & (np.abs(values) <= MAX_WHOLE))
+    if usable.all():  # the usual case: nothing to report
+        return values, missing, ~usable
     name = spec.name
     unparsed = np.isnan(values) & ~missing
     _add(errors, unparsed, lambda: _messages(raw, unparsed, name, "is not a number"))
@@ -225,24 +403,6 @@ def _coerce_numeric(
         _add(errors, huge, lambda: _messages(raw, huge, name, "is too large"))
         bad |= fractional | huge
     return values, missing, bad
-
-
-def _coerce_categorical(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """Values as text (whole floats written without '.0', so 1.0 matches category "1")."""
-    if isinstance(raw.dtype, pd.StringDtype):
-        text = raw
-    elif ptypes.is_float_dtype(raw):
-        values = raw.to_numpy(dtype=float, na_value=np.nan)
-        with np.errstate(invalid="ignore"):
-            whole = np.isfinite(values) & (values == np.round(values))
-        as_int = pd.Series(np.where(whole, values, 0).astype(np.int64), index=raw.index).astype("str")
-        text = raw.astype("str").where(~whole, as_int)
-    else:
-        text = raw.astype("str")
-    missing = _blank(raw, text)
-    if missing.any():
-        text = text.where(~missing)
-    return text, missing
 
 
 def _messages(raw: pd.Series, mask: np.ndarray, field_name: str, problem: str) -> np.ndarray:

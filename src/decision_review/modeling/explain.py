@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from decision_review.errors import InvalidInput
 from decision_review.modeling.calibration import PlattCalibrator
+from decision_review.modeling.estimator import BatchBooster
 from decision_review.modeling.preprocess import OneHotLayout
 from decision_review.modeling.reasons import ReasonCodes
 from decision_review.schemas import ReasonCode
@@ -79,7 +80,8 @@ class Explanation:
 
     `contributions` has one column per model-input field (calibrated log-odds, positive = towards
     bad); `base_values` is per row (constant for a given reference). The `top_*` arrays have shape
-    (rows, top_k); a slot with no reason holds None / NaN.
+    (rows, top_k); a slot with no reason holds None / NaN. `top_positions` holds each reason's field
+    as its position among the model inputs (the number of inputs for an empty slot).
     """
 
     contributions: pd.DataFrame
@@ -88,6 +90,7 @@ class Explanation:
     top_codes: np.ndarray
     top_texts: np.ndarray
     top_contributions: np.ndarray
+    top_positions: np.ndarray
     config: ExplainerConfig
     top_k: int = field(default=4)
 
@@ -148,7 +151,9 @@ class TreeExplainer:
         self.reference_sample = reference_sample
         self.reference_scores = reference_scores
         self.identity = identity
+        self.boosters = BatchBooster(booster)
         self._interventional: dict[float, tuple[object, int]] = {}
+        self._configs: dict[tuple, ExplainerConfig] = {}
         fields = layout.field_names
         self._field_names = np.array([*fields, None], dtype=object)
         self._codes = np.array([*(reasons.reasons[f].code for f in fields), None], dtype=object)
@@ -163,11 +168,24 @@ class TreeExplainer:
         cutoff: float | None = None,
     ) -> Explanation:
         """Explain checked cases; see the module docstring for what each reference means."""
+        return self.explain_matrix(
+            self.layout.transform(frame), frame.index, top_k=top_k, reference=reference, cutoff=cutoff
+        )
+
+    def explain_matrix(
+        self,
+        matrix: np.ndarray,
+        index: pd.Index,
+        *,
+        top_k: int = 4,
+        reference: str = "all_applicants",
+        cutoff: float | None = None,
+    ) -> Explanation:
+        """`explain` for rows already encoded (`OneHotLayout`), labelled with `index`."""
         if not 1 <= top_k <= len(self.layout.fields):
             raise InvalidInput(
                 f"top_k must be between 1 and {len(self.layout.fields)} (the model's inputs), not {top_k}"
             )
-        matrix = self.layout.transform(frame)
         if reference == "all_applicants":
             column_values, base = self._path_dependent(matrix)
             config = self._config("all_applicants", algorithm="TreeSHAP, tree-path-dependent (exact)")
@@ -196,7 +214,7 @@ class TreeExplainer:
         base_values = np.full(len(matrix), self.calibrator.a * base + self.calibrator.b)
         top = self._top_reasons(per_field, top_k)
         return Explanation(
-            contributions=pd.DataFrame(per_field, columns=self.layout.field_names, index=frame.index),
+            contributions=pd.DataFrame(per_field, columns=self.layout.field_names, index=index),
             base_values=base_values,
             config=config,
             top_k=top_k,
@@ -206,15 +224,17 @@ class TreeExplainer:
     def _path_dependent(self, matrix: np.ndarray) -> tuple[np.ndarray, float]:
         if not len(matrix):
             return np.zeros((0, matrix.shape[1])), float(self._path_base())
-        phi = self.booster.predict(
-            xgb.DMatrix(matrix, nthread=-1), pred_contribs=True, validate_features=False
+        phi = self.boosters.for_rows(len(matrix)).predict(
+            self.boosters.dmatrix(matrix), pred_contribs=True, validate_features=False
         )
         return phi[:, :-1], float(phi[0, -1])
 
     def _path_base(self) -> float:
         one = np.zeros((1, self.layout.n_columns), dtype=np.float32)
         return float(
-            self.booster.predict(xgb.DMatrix(one), pred_contribs=True, validate_features=False)[0, -1]
+            self.boosters.single_thread.predict(
+                self.boosters.dmatrix(one), pred_contribs=True, validate_features=False
+            )[0, -1]
         )
 
     def near_cutoff_background(self, cutoff: float) -> np.ndarray:
@@ -262,15 +282,21 @@ class TreeExplainer:
             "top_codes": self._codes[idx],
             "top_texts": self._texts[idx],
             "top_contributions": np.where(has_reason, values, np.nan),
+            "top_positions": idx,
         }
 
     def _config(self, reference: ReferenceKind, **extra) -> ExplainerConfig:
-        name, version, digest = self.identity
-        return ExplainerConfig(
-            model=name,
-            version=version,
-            model_digest=digest,
-            reference=reference,
-            reference_description=REFERENCE_DESCRIPTIONS[reference],
-            **extra,
-        )
+        """The (immutable) configuration record, built once per reference and cut-off."""
+        key = (reference, *sorted(extra.items()))
+        config = self._configs.get(key)
+        if config is None:
+            name, version, digest = self.identity
+            config = self._configs[key] = ExplainerConfig(
+                model=name,
+                version=version,
+                model_digest=digest,
+                reference=reference,
+                reference_description=REFERENCE_DESCRIPTIONS[reference],
+                **extra,
+            )
+        return config

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from decision_review.modeling.card import ModelCard
-from decision_review.modeling.contract import CheckedCases, check_cases
+from decision_review.modeling.contract import CaseChecker, CheckedCases, CheckedColumns
 from decision_review.modeling.estimator import CreditRiskClassifier
 from decision_review.modeling.explain import Explanation, TreeExplainer
 from decision_review.modeling.reasons import ReasonCodes
@@ -49,6 +49,7 @@ class LoadedModel:
         self.estimator = estimator
         self.reasons = reasons
         self.reference_sample = reference_sample
+        self.checker = CaseChecker(contract)
         self._explainer: TreeExplainer | None = None
 
     @property
@@ -60,11 +61,23 @@ class LoadedModel:
 
     def check(self, frame: pd.DataFrame) -> CheckedCases:
         """Validate raw cases against this model's input contract (never raises for bad data)."""
-        return check_cases(frame, self.contract)
+        return self.checker.check(frame).to_checked_cases(self.contract)
+
+    def check_columns(self, frame: pd.DataFrame, *, ids: bool = False) -> CheckedColumns:
+        """`check` without building the pandas frame: what the engine scores and explains from."""
+        return self.checker.check(frame, ids=ids)
+
+    def encode(self, checked: CheckedColumns, rows: np.ndarray | None = None) -> np.ndarray:
+        """The model matrix of checked columns (only `rows`, a mask or positions, when given)."""
+        return self.estimator.layout_.encode(checked.numbers, checked.codes, rows)
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated P(bad) for each row of checked cases, as a 1-d array."""
         return self.estimator.predict_proba(frame)[:, 1]
+
+    def predict_proba_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """`predict_proba` for rows already encoded (see `encode`)."""
+        return self.estimator.proba_of_matrix(matrix)
 
     def margin(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated log-odds of the bad outcome (what explanations add up to)."""

@@ -10,6 +10,7 @@ TreeSHAP's exactness intact.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from decision_review.errors import InvalidInput
+from decision_review.modeling.contract import MISSING
 from decision_review.schemas import FieldKind, InputContract
 
 
@@ -81,24 +83,48 @@ class OneHotLayout:
             raise InvalidInput(
                 f"cases lack model input column(s) {missing}; check them with check_cases first"
             )
-        # Every element is written exactly once (numbers, or a whole one-hot block per field), so
-        # the matrix needs no zero-filling pass: a million cases cost one allocation.
-        out = np.empty((len(frame), self.n_columns), dtype=np.float32)
+        numbers: dict[str, np.ndarray] = {}
+        codes: dict[str, np.ndarray] = {}
         for f in self.fields:
             column = frame[f.name]
             if f.kind is FieldKind.NUMERIC:
                 try:
-                    out[:, f.start] = column.to_numpy(dtype=np.float32, na_value=np.nan)
+                    numbers[f.name] = column.to_numpy(dtype=np.float32, na_value=np.nan)
                 except (TypeError, ValueError) as exc:
                     raise InvalidInput(
                         f"field {f.name!r} holds values that are not numbers; "
                         "check the cases with check_cases first"
                     ) from exc
+            else:
+                code = _category_codes(column, f.categories)
+                code[column.isna().to_numpy()] = MISSING
+                codes[f.name] = code
+        return self.encode(numbers, codes)
+
+    def encode(
+        self,
+        numbers: Mapping[str, np.ndarray],
+        codes: Mapping[str, np.ndarray],
+        rows: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The float32 model matrix from checked columns (`CheckedColumns.numbers` and `.codes`).
+
+        `codes` are positions in the field's categories, `UNSEEN` (all zeros) or `MISSING` (NaN).
+        `rows` (a boolean mask or positions) encodes only those rows.
+        """
+        columns = [numbers[f.name] if f.kind is FieldKind.NUMERIC else codes[f.name] for f in self.fields]
+        if rows is not None:
+            columns = [column[rows] for column in columns]
+        # Every element is written exactly once (numbers, or a whole one-hot block per field), so
+        # the matrix needs no zero-filling pass: a million cases cost one allocation.
+        out = np.empty((len(columns[0]) if columns else 0, self.n_columns), dtype=np.float32)
+        for f, column in zip(self.fields, columns, strict=True):
+            if f.kind is FieldKind.NUMERIC:
+                out[:, f.start] = column
                 continue
-            codes = _category_codes(column, f.categories)
             block = out[:, f.start : f.stop]
-            np.equal(codes[:, None], np.arange(f.stop - f.start), out=block, casting="unsafe")
-            absent = column.isna().to_numpy()
+            np.equal(column[:, None], np.arange(f.stop - f.start), out=block, casting="unsafe")
+            absent = column == MISSING
             if absent.any():
                 block[absent] = np.nan
         return out
@@ -136,7 +162,7 @@ class OneHotLayout:
 
 
 def _category_codes(column: pd.Series, categories: tuple[str, ...]) -> np.ndarray:
-    """Position of each value in `categories`, -1 for unseen or missing.
+    """Position of each value in `categories`, -1 (`UNSEEN`) for unseen or missing.
 
     Text columns go through Arrow's hash lookup (several times faster than pandas' for a million
     rows); anything else is turned into text first.
