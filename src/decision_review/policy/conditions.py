@@ -6,7 +6,8 @@ code. Polars accepts far more than a policy needs, though (aggregates, window fu
 subqueries), so a condition first passes our own small lexer: it allows only the documented
 operators, keywords and `SAFE_FUNCTIONS`, and names only columns of the model's input contract or
 `ENGINE_FIELDS`. Polars then parses it, and it is run once on an empty frame with the real column
-types, which surfaces type mismatches ("purpose > 5") when the policy loads, not mid-batch.
+types, which surfaces type mismatches (a text field compared with a number) when the policy
+loads, not mid-batch.
 """
 
 from __future__ import annotations
@@ -173,8 +174,8 @@ def compile_condition(text: str, schema: Mapping[str, pl.DataType]) -> CompiledC
     known name), a function outside `SAFE_FUNCTIONS`, a forbidden keyword, a syntax error, a
     type mismatch, or a result that is not true/false.
 
-    >>> compile_condition("credit_amount > 15000", {"credit_amount": pl.Float64()}).columns
-    ('credit_amount',)
+    >>> compile_condition("amount > 15000", {"amount": pl.Float64()}).columns
+    ('amount',)
     """
     tokens = tokenize(text)
     columns = _referenced_columns(tokens, schema)
@@ -196,9 +197,10 @@ def compile_condition(text: str, schema: Mapping[str, pl.DataType]) -> CompiledC
         raise ConditionError(f"type mismatch: {_first_line(exc)}{hint}", text) from None
     if dtype != pl.Boolean():
         what = _TYPE_WORDS.get(dtype, str(dtype)) if dtype != pl.Null() else "always missing"
+        example = f"{columns[0]} > 10" if columns else "score >= 0.5"
         raise ConditionError(
             f"the condition must be true or false, but it gives {what}; compare it with something, "
-            "e.g. credit_amount > 10000",
+            f"e.g. {example}",
             text,
         )
     return CompiledCondition(

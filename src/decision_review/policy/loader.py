@@ -1,7 +1,7 @@
 """Reading a policy file: YAML -> validated spec -> conditions checked against the model's contract.
 
 Why the care over YAML: PyYAML follows YAML 1.1, where ``no`` is a boolean, ``2024-01-01`` a
-date and a repeated key silently wins; in a policy (``foreign_worker = 'no'`` in a golden case,
+date and a repeated key silently wins; in a policy (a field whose value is ``'no'`` in a golden case,
 a rule key given twice) each of those would change a decision without anyone noticing. Our loader
 keeps only ``true``/``false`` as booleans, leaves dates as text, rejects repeated keys and
 anchors, and remembers line numbers so every error points at the line to fix.
