@@ -22,6 +22,13 @@ class Outcome(StrEnum):
 
 
 class Role(StrEnum):
+    """Who a user is to the product; docs/api.md has the permission matrix.
+
+    `intake` is the system (or person) that submits cases and records their later outcomes: a loan
+    origination or card platform needs no more, so it gets no more (least privilege).
+    """
+
+    INTAKE = "intake"
     UNDERWRITER = "underwriter"
     COMPLIANCE = "compliance"
     RISK = "risk"

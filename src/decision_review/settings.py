@@ -37,10 +37,35 @@ class Settings(BaseSettings):
     override_window_hours: int = Field(default=72, ge=0, description="How long after an auto-decision it may be overridden.")
     max_body_bytes: int = Field(default=20 * 1024 * 1024, description="Largest request body the API accepts.")
     session_secret: str | None = Field(default=None, description="Key that signs web session cookies; generated and kept under `home` when unset.")
+    # --- API service (docs/api.md) ---
+    max_batch_cases: int = Field(default=100_000, ge=1, description="Most cases one batch submission may hold.")
+    batch_write_chunk: int = Field(
+        default=5_000, ge=1, description="Cases stored per transaction in a batch (each chunk all or nothing)."
+    )
+    submit_window_ms: float = Field(
+        default=2.0, ge=0, description="How long a single-case submission waits to share one engine call and "
+        "one transaction with others arriving at the same moment (0: never wait)."
+    )
+    submit_group_max: int = Field(default=64, ge=1, description="Most single-case submissions decided together.")
+    db_pool_size: int = Field(default=8, ge=1, description="Database connections kept open per API worker.")
+    auth_event_interval_seconds: int = Field(
+        default=60, ge=0, description="Identical failed logins or forbidden calls are audited once per interval "
+        "per worker (with the count of repeats), so a flood cannot flood the log."
+    )
+    alert_check_seconds: float = Field(default=30.0, gt=0, description="How often the server checks alert conditions.")
+    alert_repeat_minutes: int = Field(default=60, ge=1, description="An alert still true is sent again after this long.")
+    webhook_attempts: int = Field(default=4, ge=1, le=10, description="Tries per webhook delivery (backoff doubles).")
+    webhook_backoff_seconds: float = Field(default=1.0, ge=0, description="Wait before the second try.")
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, description="Timeout of one webhook request.")
 
     @property
     def sqlite_path(self) -> Path:
         return self.home / "decision-review.db"
+
+    @property
+    def exports_dir(self) -> Path:
+        """Where API exports of the audit log are written (one folder each, kept)."""
+        return self.home / "exports"
 
     @property
     def effective_database_url(self) -> str:

@@ -85,6 +85,10 @@ class EventKind(StrEnum):
     TOKEN_ISSUED = "token_issued"
     TOKEN_REVOKED = "token_revoked"
     WEBHOOK_SENT = "webhook_sent"
+    WEBHOOK_CONFIGURED = "webhook_configured"
+    APPROVAL_REQUESTED = "approval_requested"
+    APPROVAL_GRANTED = "approval_granted"
+    APPROVAL_REFUSED = "approval_refused"
 
 
 class BreakKind(StrEnum):
