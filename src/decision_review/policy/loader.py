@@ -36,13 +36,16 @@ from decision_review.policy.evaluate import build_table
 from decision_review.policy.spec import (
     DEFER_REFERENCES,
     PSEUDO_RULE_IDS,
+    Gates,
     GoldenCase,
     GoldenExpected,
     InvalidInputHandling,
     ModelRef,
+    OutcomeLabels,
     PolicySpec,
     QASample,
     Queue,
+    ReferenceHistory,
     Rule,
     Thresholds,
     reference_problems,
@@ -182,6 +185,7 @@ def compile_policy(document: PolicyDocument, contract: InputContract) -> Compile
         compiled.append(condition)
         warnings += [Problem(w, line, rule.id).render() for w in condition_warnings(condition, contract)]
     golden = _golden_cases(document, contract, problems)
+    problems += _gate_problems(spec, contract, lines)
     if problems:
         raise PolicyError(document.source, problems)
     warnings += _policy_warnings(spec)
@@ -315,6 +319,8 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "on_invalid_input": InvalidInputHandling,
     "golden_cases": GoldenCase,
     "queues": Queue,
+    "outcome_labels": OutcomeLabels,
+    "gates": Gates,
 }
 
 
@@ -359,6 +365,8 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel]:
     model = _SECTIONS.get(str(loc[0]), PolicySpec)
     if model is GoldenCase and len(loc) >= 3 and loc[2] == "expected":
         return GoldenExpected
+    if model is Gates and len(loc) >= 2 and loc[1] == "reference_history":
+        return ReferenceHistory
     return model
 
 
@@ -523,6 +531,26 @@ def _golden_from_csv(
             continue
         out.append((golden, line))
     return out
+
+
+def _gate_problems(spec: PolicySpec, contract: InputContract, lines: _Lines) -> list[Problem]:
+    """Gates may only screen protected attributes the model's contract declares."""
+    if spec.gates is None or spec.gates.attributes is None:
+        return []
+    declared = [a.name for a in contract.protected]
+    problems = []
+    for i, name in enumerate(spec.gates.attributes):
+        if name not in declared:
+            close = difflib.get_close_matches(name, declared, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else f"declared: {', '.join(declared) or 'none'}"
+            problems.append(
+                Problem(
+                    f"gates.attributes: {name!r} is not a protected attribute of model "
+                    f"{spec.model.name} v{spec.model.version} ({hint})",
+                    lines.line("gates", "attributes", i),
+                )
+            )
+    return problems
 
 
 # --- warnings -------------------------------------------------------------------------------

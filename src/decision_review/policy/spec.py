@@ -50,6 +50,7 @@ Priority = Annotated[int, Field(ge=MIN_PRIORITY, le=MAX_PRIORITY, strict=True)]
 Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False, strict=True)]
 Version = Annotated[int, Field(ge=1, strict=True)]
 Flag = Annotated[bool, Field(strict=True)]
+OutcomeLabel = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 
 
 class Action(StrEnum):
@@ -218,6 +219,81 @@ class GoldenCase(_Strict):
         return case
 
 
+class OutcomeLabels(_Strict):
+    """Display names of the three outcomes for this product line (fraud: close, block, investigate).
+
+    Why only names: decisions, the store and the API keep the engine's approve/decline/review, so
+    every product line is counted the same way; reports and pages show the product's words. The
+    decline is always the adverse outcome, and the four-fifths screen reads on the approve rate
+    (for fraud: the close rate).
+    """
+
+    approve: OutcomeLabel = "approve"
+    decline: OutcomeLabel = "decline"
+    review: OutcomeLabel = "review"
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        names = [self.approve, self.decline, self.review]
+        if len({n.lower() for n in names}) != 3:
+            raise ValueError(f"outcome labels must differ from each other, got {names}")
+        return self
+
+
+class ReferenceHistory(_Strict):
+    """The historical cases a policy's gates are checked on: a bundled data set or a file.
+
+    `file` is relative to the policy file. The columns say where the history keeps the known
+    outcome (1 bad, 0 good, empty unknown) and the amount at stake (whole units or minor units of
+    `currency`, as integers; `minor_digits` 2 for cents).
+    """
+
+    dataset: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    file: Annotated[str, StringConstraints(min_length=1, max_length=1000)] | None = None
+    outcome_column: str | None = None
+    amount_column: str | None = None
+    currency: Annotated[str, StringConstraints(min_length=1, max_length=10)] | None = None
+    minor_digits: Annotated[int, Field(ge=0, le=4, strict=True)] = 0
+    product: str | None = Field(default=None, description="Only the history rows of this product line.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if (self.dataset is None) == (self.file is None):
+            raise ValueError("give the reference history as dataset or file (exactly one)")
+        return self
+
+
+class Gates(_Strict):
+    """Limits a policy must meet on its reference history before it may be published.
+
+    Each limit is optional (at least one is required). The AIR limit applies to every group of
+    the screened attributes with at least `min_group_size` cases in the gated stage, against the
+    reference group the model's protected-attribute definitions designate.
+    """
+
+    reference_history: ReferenceHistory
+    attributes: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] | None = Field(
+        default=None, description="Protected attributes to screen; every one the model declares when unset."
+    )
+    intersections: Flag = False
+    stage: Literal["auto", "model"] = "auto"
+    min_group_size: Annotated[int, Field(ge=1, strict=True)] = 50
+    min_air: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False, strict=True)] | None = None
+    max_bad_rate_approved: Probability | None = None
+    max_review_share: Probability | None = None
+    min_approval_rate: Probability | None = None
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> Self:
+        limits = (self.min_air, self.max_bad_rate_approved, self.max_review_share, self.min_approval_rate)
+        if all(limit is None for limit in limits):
+            raise ValueError(
+                "gates need at least one limit: min_air, max_bad_rate_approved, max_review_share "
+                "or min_approval_rate"
+            )
+        return self
+
+
 class PolicySpec(_Strict):
     """A whole policy file. See docs/policy-language.md for every key with examples."""
 
@@ -236,6 +312,8 @@ class PolicySpec(_Strict):
     golden_file: str | None = Field(
         default=None, description="YAML or CSV of golden cases, relative to this file."
     )
+    outcome_labels: OutcomeLabels = Field(default_factory=OutcomeLabels)
+    gates: Gates | None = None
 
     @model_validator(mode="before")
     @classmethod
