@@ -11,7 +11,8 @@ from decision_review.store.tables import Base
 
 TABLES = {
     "cases", "decisions", "review_items", "users", "api_tokens", "outcomes", "published_policies",
-    "product_controls", "audit_events", "audit_chain_head", "alembic_version",
+    "product_controls", "audit_events", "audit_chain_head", "alembic_version", "pending_approvals",
+    "webhooks", "webhook_alerts",
 }  # fmt: skip
 
 

@@ -36,6 +36,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -97,6 +98,13 @@ class ReviewState(StrEnum):
     DECIDED = "decided"
     ESCALATED = "escalated"
     INFO_REQUESTED = "info_requested"
+    PENDING_APPROVAL = "pending_approval"
+
+
+class ApprovalState(StrEnum):
+    PENDING = "pending"
+    GRANTED = "granted"
+    REFUSED = "refused"
 
 
 class Base(DeclarativeBase):
@@ -146,24 +154,65 @@ class Decision(Base):
     decided_at: Mapped[dt.datetime]
     note: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
+    # SHAP contributions of every model input (calibrated log-odds) and the base value, for explained
+    # decisions: {"base_value": b, "reference": r, "contributions": {field: value}}.
+    explanation: Mapped[dict[str, Any] | None]
 
 
 class ReviewItem(Base):
-    """A case waiting for (or being worked by) a human, with its lease and service-level deadline."""
+    """A case waiting for (or being worked by) a human, with its lease and service-level deadline.
+
+    `product`, `winning_rule` and `reason` repeat the case's and its routing decision's, so the queue
+    is listed and filtered from this table alone. `held_state` is the open state (queued, escalated,
+    info_requested) a claimed item returns to when released or when its lease runs out.
+    """
 
     __tablename__ = "review_items"
-    __table_args__ = (Index(None, "queue", "state", "priority"),)
+    __table_args__ = (
+        Index(None, "queue", "state", "priority"),
+        Index(None, "product", "state", "priority", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     case_pk: Mapped[int] = mapped_column(BigId, ForeignKey("cases.id"), unique=True)
+    product: Mapped[str] = mapped_column(String(64))
     queue: Mapped[str] = mapped_column(String(64))
     priority: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(32))
+    held_state: Mapped[str | None] = mapped_column(String(32))
+    winning_rule: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
     claimed_by: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[dt.datetime | None]
     sla_due_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
+
+
+class PendingApproval(Base):
+    """A human decision (a review decision or an override) waiting for a second, different reviewer.
+
+    Four-eyes: the policy says which decisions need one; the decision takes effect only when another
+    underwriter grants it. A refused one changes nothing and the case goes back to its queue.
+    """
+
+    __tablename__ = "pending_approvals"
+    __table_args__ = (Index(None, "case_pk", "state"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_pk: Mapped[int] = mapped_column(BigId, ForeignKey("cases.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(16))
+    reasons: Mapped[list[Any]]
+    note: Mapped[str] = mapped_column(Text)
+    why: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_at: Mapped[dt.datetime]
+    state: Mapped[str] = mapped_column(String(16))
+    resolved_by: Mapped[str | None] = mapped_column(String(200))
+    resolved_at: Mapped[dt.datetime | None]
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    decision_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("decisions.id"))
 
 
 class User(Base):
@@ -204,15 +253,30 @@ class OutcomeLabel(Base):
     label: Mapped[int] = mapped_column(Integer)
     recorded_by: Mapped[str] = mapped_column(String(200))
     recorded_at: Mapped[dt.datetime]
+    description: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class PublishedPolicy(Base):
-    """A policy version as published (its YAML text and digest); `live` marks the one in force."""
+    """A policy version as published (its YAML text and digest); `live` marks the one in force.
+
+    At most one version per product line is live (a partial unique index on both engines).
+    """
 
     __tablename__ = "published_policies"
-    __table_args__ = (UniqueConstraint("name", "version"),)
+    __table_args__ = (
+        UniqueConstraint("name", "version"),
+        Index(
+            "uq_published_policies_live_product",
+            "product",
+            unique=True,
+            sqlite_where=text("live"),
+            postgresql_where=text("live"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    product: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     version: Mapped[str] = mapped_column(String(64))
     digest: Mapped[str] = mapped_column(String(128))
@@ -220,6 +284,7 @@ class PublishedPolicy(Base):
     published_by: Mapped[str] = mapped_column(String(200))
     published_at: Mapped[dt.datetime]
     live: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class ProductControl(Base):
@@ -231,6 +296,48 @@ class ProductControl(Base):
     auto_decisions_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     changed_by: Mapped[str] = mapped_column(String(200))
     changed_at: Mapped[dt.datetime]
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Webhook(Base):
+    """A URL told about alert conditions: a queue's SLA breached, or its depth above a limit.
+
+    `product` and `queue` narrow what it watches (null: every one). `secret` signs each delivery
+    (HMAC-SHA256 of the body in the X-DR-Signature header) so the receiver can trust it.
+    """
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    product: Mapped[str | None] = mapped_column(String(64))
+    queue: Mapped[str | None] = mapped_column(String(64))
+    on_sla_breach: Mapped[bool] = mapped_column(Boolean)
+    depth_above: Mapped[int | None] = mapped_column(Integer)
+    secret: Mapped[str] = mapped_column(String(128))
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime]
+
+
+class WebhookAlert(Base):
+    """One alert condition as a webhook last saw it: whether it holds, and when it was last sent.
+
+    The row is the lock that makes exactly one API worker send an alert: a worker sends only after
+    its conditional update of `last_sent_at` changed this row.
+    """
+
+    __tablename__ = "webhook_alerts"
+    __table_args__ = (UniqueConstraint("webhook_id", "alert_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[int] = mapped_column(BigId, ForeignKey("webhooks.id"))
+    alert_key: Mapped[str] = mapped_column(String(300))
+    active: Mapped[bool] = mapped_column(Boolean)
+    since: Mapped[dt.datetime]
+    last_sent_at: Mapped[dt.datetime | None]
+    sends: Mapped[int] = mapped_column(Integer)
 
 
 class AuditEvent(Base):
