@@ -36,9 +36,11 @@ from decision_review.policy.evaluate import build_table
 from decision_review.policy.spec import (
     DEFER_REFERENCES,
     PSEUDO_RULE_IDS,
+    FourEyes,
     Gates,
     GoldenCase,
     GoldenExpected,
+    HumanReason,
     InvalidInputHandling,
     ModelRef,
     OutcomeLabels,
@@ -46,6 +48,7 @@ from decision_review.policy.spec import (
     QASample,
     Queue,
     ReferenceHistory,
+    ReviewSettings,
     Rule,
     Thresholds,
     reference_problems,
@@ -185,6 +188,7 @@ def compile_policy(document: PolicyDocument, contract: InputContract) -> Compile
         compiled.append(condition)
         warnings += [Problem(w, line, rule.id).render() for w in condition_warnings(condition, contract)]
     golden = _golden_cases(document, contract, problems)
+    problems += _review_problems(spec, contract, lines)
     problems += _gate_problems(spec, contract, lines)
     if problems:
         raise PolicyError(document.source, problems)
@@ -319,6 +323,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "on_invalid_input": InvalidInputHandling,
     "golden_cases": GoldenCase,
     "queues": Queue,
+    "review": ReviewSettings,
     "outcome_labels": OutcomeLabels,
     "gates": Gates,
 }
@@ -365,6 +370,10 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel]:
     model = _SECTIONS.get(str(loc[0]), PolicySpec)
     if model is GoldenCase and len(loc) >= 3 and loc[2] == "expected":
         return GoldenExpected
+    if model is ReviewSettings and len(loc) >= 2 and loc[1] == "four_eyes":
+        return FourEyes
+    if model is ReviewSettings and len(loc) >= 3 and loc[1] == "reason_codes":
+        return HumanReason
     if model is Gates and len(loc) >= 2 and loc[1] == "reference_history":
         return ReferenceHistory
     return model
@@ -551,6 +560,22 @@ def _gate_problems(spec: PolicySpec, contract: InputContract, lines: _Lines) -> 
                 )
             )
     return problems
+
+
+def _review_problems(spec: PolicySpec, contract: InputContract, lines: _Lines) -> list[Problem]:
+    """The four-eyes amount field must be a numeric field of the model's contract."""
+    name = spec.review.four_eyes.amount_field
+    if name is None:
+        return []
+    line = lines.line("review", "four_eyes", "amount_field")
+    names = contract.field_names
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return [Problem(f"review.four_eyes.amount_field: unknown field {name!r}{hint}", line)]
+    if contract.field(name).kind is not FieldKind.NUMERIC:
+        return [Problem(f"review.four_eyes.amount_field: field {name!r} is not numeric", line)]
+    return []
 
 
 # --- warnings -------------------------------------------------------------------------------

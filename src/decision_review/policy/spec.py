@@ -294,6 +294,54 @@ class Gates(_Strict):
         return self
 
 
+REASON_CODE_PATTERN = r"^[A-Z][A-Z0-9_]{1,31}$"
+ReasonCodeId = Annotated[str, StringConstraints(pattern=REASON_CODE_PATTERN)]
+Amount = (
+    Annotated[int, Field(ge=0, strict=True)] | Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
+)
+
+
+class FourEyes(_Strict):
+    """Human decisions that take effect only when a second, different reviewer approves them.
+
+    `overrides_of`: overrides of these automatic outcomes. `amount_field` / `amount_above`: any
+    human decision (review or override) on a case whose amount field is above the limit. The field
+    is checked against the model's input contract when the policy loads (it must be numeric).
+    """
+
+    overrides_of: list[Literal["approve", "decline"]] = Field(default_factory=list)
+    amount_field: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    amount_above: Amount | None = None
+
+    @model_validator(mode="after")
+    def _amount_pair(self) -> Self:
+        if (self.amount_field is None) != (self.amount_above is None):
+            raise ValueError("give amount_field and amount_above together (or neither)")
+        if len(set(self.overrides_of)) != len(self.overrides_of):
+            raise ValueError("overrides_of must not repeat an outcome")
+        return self
+
+
+class HumanReason(_Strict):
+    """A reason an underwriter may give (besides the model's reason codes).
+
+    `adverse_action: true` marks a reason an adverse-action notice may quote for a decline.
+    """
+
+    text: Text
+    adverse_action: Flag = False
+
+
+class ReviewSettings(_Strict):
+    """How people work this product's cases: override window, four-eyes, and their reason codes."""
+
+    override_window_hours: Annotated[int, Field(ge=0, le=24 * 365, strict=True)] | None = Field(
+        default=None, description="How long an automatic decision may be overridden (the setting's if unset)."
+    )
+    four_eyes: FourEyes = Field(default_factory=FourEyes)
+    reason_codes: dict[ReasonCodeId, HumanReason] = Field(default_factory=dict)
+
+
 class PolicySpec(_Strict):
     """A whole policy file. See docs/policy-language.md for every key with examples."""
 
@@ -312,6 +360,7 @@ class PolicySpec(_Strict):
     golden_file: str | None = Field(
         default=None, description="YAML or CSV of golden cases, relative to this file."
     )
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
     outcome_labels: OutcomeLabels = Field(default_factory=OutcomeLabels)
     gates: Gates | None = None
 
