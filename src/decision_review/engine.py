@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
+from pandas.api.internals import create_dataframe_from_blocks
 
 from decision_review.errors import InvalidInput
 from decision_review.modeling.contract import CheckedColumns, text_array
@@ -35,7 +37,7 @@ from decision_review.modeling.explain import ExplainerConfig, Explanation
 from decision_review.modeling.loaded import LoadedModel
 from decision_review.modeling.registry import ModelRegistry
 from decision_review.policy import CompiledPolicy, PolicyDocument, compile_policy, read_policy
-from decision_review.schemas import Outcome, ReasonCode
+from decision_review.schemas import ENGINE_FIELDS, FieldKind, Outcome, ReasonCode
 
 ExplainMode = Literal["needed", "all", "none"]
 INVALID_INPUT_RULE = "invalid_input"
@@ -234,29 +236,53 @@ class DecisionEngine:
         invalid-input handling (so no scatter of results back into place is needed).
 
         The policy reads the checked columns directly: Arrow text and numpy numbers become polars
-        columns without a copy, and no pandas frame is built on the way.
+        columns, and no pandas frame is built on the way.
         """
-        id_field = self.model.contract.id_field
-        engine_fields = {
+        sources = {
+            # Rows without an id are invalid anyway; "" keeps the QA-sample hash defined for them.
+            "id": pc.fill_null(checked.ids, ""),
             "score": score,
             "out_of_range": checked.out_of_range,
             "unseen_category": checked.unseen_category,
             "missing_count": checked.missing_count,
         }
         columns = []
-        for name, dtype in self.policy.input_columns.items():
-            if name == id_field:
-                # Rows without an id are invalid anyway; "" keeps the QA-sample hash defined for them.
-                column = pl.Series(name, checked.ids).fill_null("")
-            elif name in engine_fields:
-                column = pl.Series(name, engine_fields[name], nan_to_null=True)
-            elif name in checked.numbers:
+        for name, source, cast in self._policy_columns:
+            if source == "number":
                 column = pl.Series(name, checked.numbers[name], nan_to_null=True)
-            else:
+            elif source == "text":
                 column = pl.Series(name, checked.texts[name])
-            columns.append(column if column.dtype == dtype else column.cast(dtype))
+            else:
+                column = pl.Series(name, sources[source], nan_to_null=source == "score")
+            columns.append(column if cast is None else column.cast(cast))
         decided = self.policy.evaluate(pl.DataFrame(columns))
         return decided if valid.all() else self._invalid_rows(decided, valid)
+
+    @cached_property
+    def _policy_columns(self) -> list[tuple[str, str, pl.DataType | None]]:
+        """For each column the policy reads: its name, where its values come from, and the type to
+        cast them to when the policy declares another type than they have (worked out once)."""
+        contract = self.model.contract
+        numbers = {f.name for f in contract.fields if f.kind is FieldKind.NUMERIC}
+        own_types = {
+            "id": pl.String(),
+            "score": pl.Float64(),
+            "out_of_range": pl.Boolean(),
+            "unseen_category": pl.Boolean(),
+            "missing_count": pl.Int64(),
+            "number": pl.Float64(),
+            "text": pl.String(),
+        }
+        plan = []
+        for name, dtype in self.policy.input_columns.items():
+            if name == contract.id_field:
+                source = "id"
+            elif name in ENGINE_FIELDS:
+                source = name
+            else:
+                source = "number" if name in numbers else "text"
+            plan.append((name, source, None if own_types[source] == dtype else dtype))
+        return plan
 
     def _invalid_rows(self, decided: pl.DataFrame, valid: np.ndarray) -> pl.DataFrame:
         """Rows that failed validation: an error, or a review when the policy says so; no rule hits."""
@@ -298,7 +324,8 @@ class DecisionEngine:
         def text(name: str) -> pd.api.extensions.ExtensionArray:
             return text_array(decided.get_column(name).to_arrow())
 
-        priority = decided.get_column("priority")
+        priority = decided.get_column("priority").to_numpy()  # float, NaN where there is none
+        no_priority = np.isnan(priority)
         columns = {
             "case_id": text_array(ids),
             "outcome": text("outcome"),
@@ -308,11 +335,14 @@ class DecisionEngine:
             "reason": text("reason"),
             "queue": text("queue"),
             "priority": pd.arrays.IntegerArray(
-                priority.fill_null(0).cast(pl.Int64).to_numpy().copy(), priority.is_null().to_numpy().copy()
+                np.where(no_priority, 0, priority).astype(np.int64), no_priority
             ),
             "qa_sample": decided.get_column("qa_sample").to_numpy().copy(),
             "auto_outcome": text("auto_outcome"),
-            "error": np.where(valid, None, errors),
+            # Text when some row has an error; otherwise no value at all (None), as pandas would infer.
+            "error": np.full(n, None, dtype=object)
+            if valid.all()
+            else text_array(pa.array(errors, pa.large_string())),
             "model_name": _repeat_text(self.model.name, n),
             "model_version": np.full(n, self.model.version, dtype=np.int64),
             "model_digest": _repeat_text(self.model.digest, n),
@@ -323,23 +353,25 @@ class DecisionEngine:
             "decline_at_or_above": np.full(n, self.policy.decline_at_or_above, dtype=float),
         }
         columns.update(self._reason_columns(n, explained, explanation))
-        return pd.DataFrame(columns, copy=False)
+        return _frame(columns, n)
 
     def _reason_columns(self, n: int, explained: np.ndarray, explanation: Explanation | None) -> dict:
         """reason_{k}_{field,code,text,contribution}: whole columns, taken from small Arrow tables."""
         texts = self._reason_texts
-        nothing = len(texts["field"]) - 1
-        positions = np.flatnonzero(explained)
+        k = self.max_reasons
+        # Slot k of row i is entry k * n + i: one take per part, then zero-copy slices per slot.
+        slots = np.full((k, n), len(texts["field"]) - 1)
+        contributions = np.full((k, n), np.nan)
+        if explanation is not None:
+            positions = np.flatnonzero(explained)
+            slots[:, positions] = explanation.top_positions.T
+            contributions[:, positions] = explanation.top_contributions.T
+        taken = {part: table.take(slots.reshape(-1)) for part, table in texts.items()}
         columns: dict = {}
-        for k in range(self.max_reasons):
-            slot = np.full(n, nothing)
-            contribution = np.full(n, np.nan)
-            if explanation is not None:
-                slot[positions] = explanation.top_positions[:, k]
-                contribution[positions] = explanation.top_contributions[:, k]
+        for j in range(k):
             for part in ("field", "code", "text"):
-                columns[f"reason_{k + 1}_{part}"] = text_array(texts[part].take(slot))
-            columns[f"reason_{k + 1}_contribution"] = contribution
+                columns[f"reason_{j + 1}_{part}"] = text_array(taken[part].slice(j * n, n))
+            columns[f"reason_{j + 1}_contribution"] = contributions[j]
         return columns
 
     def _explain(
@@ -391,6 +423,33 @@ class DecisionEngine:
         if config not in cache:
             cache[config] = config.model_dump(mode="json")
         return cache[config]
+
+
+def _frame(columns: dict[str, np.ndarray | pd.api.extensions.ExtensionArray], n: int) -> pd.DataFrame:
+    """A frame of columns that already have their final types, handed to pandas as blocks.
+
+    Why not ``pd.DataFrame(columns)``: the constructor re-checks and re-infers every column, which
+    for one case costs more than scoring it. These columns are built with exactly the types the
+    decisions frame promises, so they go in through pandas' public low-level constructor: numpy
+    columns grouped by dtype into 2-D blocks, every extension array a block of its own.
+    """
+    names = list(columns)
+    blocks: list[tuple[np.ndarray | pd.api.extensions.ExtensionArray, np.ndarray]] = []
+    by_dtype: dict[np.dtype, list[int]] = {}
+    for position, values in enumerate(columns.values()):
+        if isinstance(values, np.ndarray):
+            by_dtype.setdefault(values.dtype, []).append(position)
+        else:
+            blocks.append((values, np.array([position])))
+    for positions in by_dtype.values():
+        blocks.append((np.stack([columns[names[p]] for p in positions]), np.array(positions)))
+    return create_dataframe_from_blocks(blocks, index=pd.RangeIndex(n), columns=_column_index(tuple(names)))
+
+
+@lru_cache(maxsize=64)
+def _column_index(names: tuple[str, ...]) -> pd.Index:
+    """Column labels as a pandas Index, made once per set of names (an Index is immutable)."""
+    return pd.Index(names)
 
 
 def _repeat_text(value: str, n: int) -> pd.api.extensions.ExtensionArray:

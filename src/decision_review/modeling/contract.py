@@ -196,23 +196,40 @@ _NO_TEXT = pa.scalar(None, type=pa.large_string())
 
 
 class CaseChecker:
-    """`check_cases` for one contract, with its category lookup built once.
+    """`check_cases` for one contract, prepared once, with the checks done across fields at once.
 
-    Why the lookup is shared by all fields: every categorical value of a batch is found in one
-    sorted union of the contract's categories (Arrow's hash lookup), and a small table turns the
-    union position into each field's own category code. The cost of a call is then a handful of
-    numpy and Arrow calls whatever the batch size, which is what an online case of one row needs.
+    Why this shape: an online case is a batch of one, where the cost is the number of numpy and
+    Arrow calls, not their size. So the numeric fields are stacked into one matrix and checked
+    together (usable, out of range, missing) and every categorical value of the batch is found
+    with one Arrow hash lookup in the sorted union of the contract's categories, a small table then
+    turning the union position into each field's own category code. Error messages, which need
+    the field-by-field order, are only written when some row has a problem.
     """
 
     def __init__(self, contract: InputContract) -> None:
         self.contract = contract
-        self._categorical = [f.name for f in contract.fields if f.kind is FieldKind.CATEGORICAL]
-        union = sorted({c for f in contract.fields for c in f.categories or ()})
+        numeric = [f for f in contract.fields if f.kind is FieldKind.NUMERIC]
+        categorical = [f for f in contract.fields if f.kind is FieldKind.CATEGORICAL]
+        self._numeric = [f.name for f in numeric]
+        self._categorical = [f.name for f in categorical]
+        self._integer = np.array([f.integer for f in numeric], dtype=bool)
+        self._numeric_inputs = np.array([f.model_input for f in numeric], dtype=bool)
+        self._categorical_inputs = np.array([f.model_input for f in categorical], dtype=bool)
+        # Range limits of model inputs (other fields are never out of range).
+        self._minimum = np.array(
+            [f.minimum if f.model_input and f.minimum is not None else -np.inf for f in numeric]
+        )[:, None]
+        self._maximum = np.array(
+            [f.maximum if f.model_input and f.maximum is not None else np.inf for f in numeric]
+        )[:, None]
+        self._required_numeric = np.array([not f.nullable for f in numeric], dtype=bool)
+        self._required_categorical = np.array([not f.nullable for f in categorical], dtype=bool)
+        union = sorted({c for f in categorical for c in f.categories or ()})
         position = {c: i for i, c in enumerate(union)}
         # Row j, column u: field j's code for union value u; the extra last column is "not found".
-        table = np.full((len(self._categorical), len(union) + 1), UNSEEN, dtype=np.int32)
-        for j, name in enumerate(self._categorical):
-            for code, category in enumerate(contract.field(name).categories or ()):
+        table = np.full((len(categorical), len(union) + 1), UNSEEN, dtype=np.int32)
+        for j, spec in enumerate(categorical):
+            for code, category in enumerate(spec.categories or ()):
                 table[j, position[category]] = code
         self._table = table
         self._not_found = len(union)
@@ -223,65 +240,88 @@ class CaseChecker:
 
     def check(self, frame: pd.DataFrame, *, ids: bool = False) -> CheckedColumns:
         """Check `frame`; with `ids=True` also read the contract's id column (which must be there)."""
-        contract = self.contract
         n = len(frame)
         present = set(frame.columns)
-        errors = np.full(n, None, dtype=object)
-        out_of_range = np.zeros(n, dtype=bool)
-        unseen = np.zeros(n, dtype=bool)
-        missing_count = np.zeros(n, dtype=np.int64)
-        numbers: dict[str, np.ndarray] = {}
+        raw = {name: frame[name] for name in self.contract.field_names if name in present}
         texts = {
-            name: _text(frame[name]) if name in present else pa.nulls(n, type=pa.large_string())
+            name: _text(raw[name]) if name in raw else pa.nulls(n, type=pa.large_string())
             for name in self._categorical
         }
         codes = self._codes(list(texts.values()), n)
-
-        for spec in contract.fields:
-            if spec.name not in present:
-                _add(errors, np.ones(n, dtype=bool), f"column {spec.name!r} is missing (required field)")
-                if spec.model_input:
-                    missing_count += 1
-                if spec.kind is FieldKind.NUMERIC:
-                    numbers[spec.name] = np.full(n, np.nan)
-                continue
-            if spec.kind is FieldKind.NUMERIC:
-                raw = frame[spec.name]
-                values, missing, bad = _coerce_numeric(raw, spec, errors)
-                if spec.model_input:
-                    present_values = ~missing & ~bad
-                    if spec.minimum is not None:
-                        out_of_range |= present_values & (values < spec.minimum)
-                    if spec.maximum is not None:
-                        out_of_range |= present_values & (values > spec.maximum)
-                numbers[spec.name] = np.where(bad, np.nan, values) if bad.any() else values
-            else:
-                code = codes[spec.name]
-                missing = code == MISSING
-                if spec.model_input:
-                    unseen |= code == UNSEEN
-                if missing.any() and texts[spec.name].null_count != int(missing.sum()):
-                    texts[spec.name] = pc.if_else(pa.array(missing), _NO_TEXT, texts[spec.name])
-            if not spec.nullable:
-                _add(errors, missing, f"field {spec.name!r} has no value (required)")
-            if spec.model_input:
-                missing_count += missing
-
+        values, missing = self._number_matrix(raw, n)
+        bad = ~_usable(values, missing, self._integer)
+        numbers = np.where(bad, np.nan, values) if bad.any() else values
+        with np.errstate(invalid="ignore"):
+            outside = (values < self._minimum) | (values > self._maximum)
+        out_of_range = (outside & ~missing & ~bad)[self._numeric_inputs].any(axis=0)
+        absent_text = codes == MISSING
+        unseen = (codes == UNSEEN)[self._categorical_inputs].any(axis=0)
+        missing_count = missing[self._numeric_inputs].sum(axis=0, dtype=np.int64) + absent_text[
+            self._categorical_inputs
+        ].sum(axis=0, dtype=np.int64)
+        errors = np.full(n, None, dtype=object)
+        if (
+            len(raw) < len(self.contract.fields)
+            or bad.any()
+            or missing[self._required_numeric].any()
+            or absent_text[self._required_categorical].any()
+        ):
+            self._report(errors, raw, values, missing, absent_text)
+        for j, name in enumerate(self._categorical):  # blank text counts as no value: make it null
+            if texts[name].null_count != int(absent_text[j].sum()):
+                texts[name] = pc.if_else(pa.array(absent_text[j]), _NO_TEXT, texts[name])
         return CheckedColumns(
             index=frame.index,
-            numbers=numbers,
+            numbers=dict(zip(self._numeric, numbers, strict=True)),
             texts=texts,
-            codes=codes,
+            codes=dict(zip(self._categorical, codes, strict=True)),
             errors=errors,
             out_of_range=out_of_range,
             unseen_category=unseen,
             missing_count=missing_count,
             unknown_columns=[str(c) for c in frame.columns if c not in self._known],
-            ids=_ids(frame[contract.id_field]) if ids else None,
+            ids=_ids(frame[self.contract.id_field]) if ids else None,
         )
 
-    def _codes(self, texts: list[pa.Array], n: int) -> dict[str, np.ndarray]:
-        """Category code of every categorical value (see `CheckedColumns.codes`), fields in groups."""
+    def _number_matrix(self, raw: dict[str, pd.Series], n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Numeric fields stacked: float values and the missing mask (a column not given: all missing)."""
+        values = np.full((len(self._numeric), n), np.nan)
+        missing = np.ones((len(self._numeric), n), dtype=bool)
+        for i, name in enumerate(self._numeric):
+            if name in raw:
+                values[i], missing[i] = _numbers(raw[name])
+        return values, missing
+
+    def _report(
+        self,
+        errors: np.ndarray,
+        raw: dict[str, pd.Series],
+        values: np.ndarray,
+        missing: np.ndarray,
+        absent_text: np.ndarray,
+    ) -> None:
+        """Write each bad row's message, field by field in contract order (only when some row is bad)."""
+        numeric = {name: i for i, name in enumerate(self._numeric)}
+        categorical = {name: j for j, name in enumerate(self._categorical)}
+        for spec in self.contract.fields:
+            if spec.name not in raw:
+                _add(
+                    errors,
+                    np.ones(len(errors), dtype=bool),
+                    f"column {spec.name!r} is missing (required field)",
+                )
+                continue
+            if spec.kind is FieldKind.NUMERIC:
+                i = numeric[spec.name]
+                _report_numbers(errors, raw[spec.name], spec, values[i], missing[i])
+                field_missing = missing[i]
+            else:
+                field_missing = absent_text[categorical[spec.name]]
+            if not spec.nullable:
+                _add(errors, field_missing, f"field {spec.name!r} has no value (required)")
+
+    def _codes(self, texts: list[pa.Array], n: int) -> np.ndarray:
+        """Category codes (see `CheckedColumns.codes`), one row per categorical field, fields in groups."""
         k = len(texts)
         out = np.empty((k, n), dtype=np.int32)
         group = max(1, LOOKUP_GROUP_VALUES // max(n, 1))
@@ -301,7 +341,7 @@ class CaseChecker:
                     else np.flatnonzero(union_position == self._not_found)
                 )
                 flat[candidates[_blank(values.take(candidates))]] = MISSING
-        return {name: out[j] for j, name in enumerate(self._categorical)}
+        return out
 
 
 def text_array(values: pa.Array | pa.ChunkedArray) -> pd.api.extensions.ExtensionArray:
@@ -378,31 +418,32 @@ def _numbers(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return values, missing
 
 
-def _coerce_numeric(
-    raw: pd.Series, spec: FieldSpec, errors: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Float values, the missing mask, and the mask of rows with an unusable value (already reported)."""
-    values, missing = _numbers(raw)
+def _usable(values: np.ndarray, missing: np.ndarray, integer: np.ndarray) -> np.ndarray:
+    """Values a score can use (or missing ones): finite, and for integer fields whole and exact in a float."""
     with np.errstate(invalid="ignore"):
         usable = missing | np.isfinite(values)
-        if spec.integer:
-            usable &= missing | ((values == np.round(values)) & (np.abs(values) <= MAX_WHOLE))
-    if usable.all():  # the usual case: nothing to report
-        return values, missing, ~usable
+        if integer.any():
+            whole = values[integer]
+            usable[integer] &= missing[integer] | ((whole == np.round(whole)) & (np.abs(whole) <= MAX_WHOLE))
+    return usable
+
+
+def _report_numbers(
+    errors: np.ndarray, raw: pd.Series, spec: FieldSpec, values: np.ndarray, missing: np.ndarray
+) -> None:
+    """Messages for a numeric field's unusable values, naming the value and what is wrong with it."""
     name = spec.name
     unparsed = np.isnan(values) & ~missing
     _add(errors, unparsed, lambda: _messages(raw, unparsed, name, "is not a number"))
     infinite = np.isinf(values)
     _add(errors, infinite, lambda: _messages(raw, infinite, name, "is not a finite number"))
-    bad = unparsed | infinite
     if spec.integer:
+        bad = unparsed | infinite
         with np.errstate(invalid="ignore"):
             fractional = ~missing & ~bad & (values != np.round(values))
         _add(errors, fractional, lambda: _messages(raw, fractional, name, "is not a whole number"))
         huge = ~missing & ~bad & ~fractional & (np.abs(np.nan_to_num(values)) > MAX_WHOLE)
         _add(errors, huge, lambda: _messages(raw, huge, name, "is too large"))
-        bad |= fractional | huge
-    return values, missing, bad
 
 
 def _messages(raw: pd.Series, mask: np.ndarray, field_name: str, problem: str) -> np.ndarray:
