@@ -267,6 +267,7 @@ def fairness_table(report: BacktestReport, stage: str = "auto") -> Table:
         table.add_column(f"{r.role} n", justify="right")
         table.add_column(f"{r.role} {names.approve} rate", justify="right")
         table.add_column(f"{r.role} AIR", justify="right")
+        table.add_column(f"{r.role} {names.decline} rate", justify="right")
     first = report.policies[0].fairness.stage(stage)
     for attribute in first.attributes:
         if len(attribute.members) > 1:
@@ -282,7 +283,7 @@ def fairness_table(report: BacktestReport, stage: str = "auto") -> Table:
                     air += " FAIL"
                 elif g.small and not g.reference:
                     air += " (small)"
-                cells += [f"{g.n:,}", f"{pct(rate.value)}{ci}", air]
+                cells += [f"{g.n:,}", f"{pct(rate.value)}{ci}", air, pct(g.decline_rate.value, 2)]
             table.add_row(attribute.attribute, group.group, *cells)
     return table
 

@@ -155,3 +155,38 @@ def _as_polars(frame, id_field: str):
             "rule_hits": [list(hits) for hits in frame["rule_hits"]],
         }
     )
+
+
+@policy_app.command("gates")
+def gates(
+    file: Path = typer.Argument(..., help="Policy file (YAML) whose gates to check.", show_default=False),
+    models_dir: Path | None = typer.Option(None, "--models-dir", help=MODELS_DIR_HELP),
+    json_file: Path | None = typer.Option(None, "--json", help="Write the gate result as JSON."),
+    bootstrap: int = typer.Option(200, "--bootstrap", min=0, help="Bootstrap resamples for the intervals."),
+) -> None:
+    """Backtest the policy on its reference history and check its gates (fairness and performance limits).
+
+    Exit status 1 when a gate breaks (each is printed), 2 when the policy or its history cannot be
+    used. Undetermined gates (too few cases to judge) are printed and do not break.
+    """
+    from rich.console import Console
+
+    from decision_review.backtest import gates_table, run_gates
+    from decision_review.engine import DecisionEngine
+    from decision_review.modeling.registry import ModelRegistry
+
+    registry = ModelRegistry(models_dir if models_dir is not None else Settings().models_dir)
+    engine = DecisionEngine.from_document(read_policy(file), registry)
+    if engine.policy.spec.gates is None:
+        raise InvalidInput(f"{file}: the policy declares no gates (add a gates: section)")
+    err = Console(stderr=True)
+    with err.status(f"backtesting {file} on its reference history") as status:
+        result, _ = run_gates(engine, n_bootstrap=bootstrap, progress=status.update)
+    Console(width=max(Console().width, 120)).print(gates_table(result))
+    for line in result.undetermined:
+        typer.echo(f"undetermined: {line}")
+    if json_file is not None:
+        json_file.write_text(result.model_dump_json(indent=2), encoding="utf-8")
+    typer.echo(f"{file}: gates {'pass' if result.passed else 'FAIL'} on {result.history}")
+    if not result.passed:
+        raise typer.Exit(1)
