@@ -43,18 +43,28 @@ class Settings(BaseSettings):
         default=5_000, ge=1, description="Cases stored per transaction in a batch (each chunk all or nothing)."
     )
     submit_window_ms: float = Field(
-        default=2.0, ge=0, description="How long a single-case submission waits to share one engine call and "
-        "one transaction with others arriving at the same moment (0: never wait)."
+        default=2.0,
+        ge=0,
+        description="How long a single-case submission waits to share one engine call and one transaction "
+        "with others arriving at the same moment (0: never wait).",
     )
-    submit_group_max: int = Field(default=64, ge=1, description="Most single-case submissions decided together.")
+    submit_group_max: int = Field(default=64, ge=1, description="Most single cases decided together.")
     db_pool_size: int = Field(default=8, ge=1, description="Database connections kept open per API worker.")
     auth_event_interval_seconds: int = Field(
-        default=60, ge=0, description="Identical failed logins or forbidden calls are audited once per interval "
-        "per worker (with the count of repeats), so a flood cannot flood the log."
+        default=60,
+        ge=0,
+        description="Identical failed logins or forbidden calls are audited once per interval per worker "
+        "(with the count of repeats), so a flood cannot flood the log.",
     )
-    alert_check_seconds: float = Field(default=30.0, gt=0, description="How often the server checks alert conditions.")
-    alert_repeat_minutes: int = Field(default=60, ge=1, description="An alert still true is sent again after this long.")
-    webhook_attempts: int = Field(default=4, ge=1, le=10, description="Tries per webhook delivery (backoff doubles).")
+    alert_check_seconds: float = Field(
+        default=30.0, gt=0, description="How often the server checks alert conditions."
+    )
+    alert_repeat_minutes: int = Field(
+        default=60, ge=1, description="An alert still true is sent again after this long."
+    )
+    webhook_attempts: int = Field(
+        default=4, ge=1, le=10, description="Tries per webhook delivery (the wait doubles each time)."
+    )
     webhook_backoff_seconds: float = Field(default=1.0, ge=0, description="Wait before the second try.")
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, description="Timeout of one webhook request.")
 

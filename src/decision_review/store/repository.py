@@ -80,6 +80,7 @@ class NewDecision:
     decided_by: str = SYSTEM
     note: str | None = None
     error: str | None = None
+    explanation: Mapping[str, Any] | None = None
 
 
 def utc_now() -> dt.datetime:
@@ -184,6 +185,7 @@ def _decision_row(case_pk: int, d: NewDecision, at: dt.datetime) -> dict[str, An
         "decided_at": at,
         "note": d.note,
         "error": d.error,
+        "explanation": dict(d.explanation) if d.explanation is not None else None,
     }
 
 

@@ -1,0 +1,1 @@
+"""Published policies: versions per product line, the live one, lint, golden tests, publishing."""

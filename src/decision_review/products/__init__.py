@@ -1,0 +1,1 @@
+"""Product lines: the live policy and model behind each, the engine cache, and the stop switch."""

@@ -1,0 +1,1 @@
+"""Users, bearer tokens (stored hashed), roles and product-line limits, and the role matrix."""
