@@ -76,8 +76,31 @@ class History:
         return [name for name, column in names if column is not None]
 
     def fairness_settings(self) -> dict[str, dict]:
-        """Reference and declared groups of the attributes, for `fairness_report`."""
-        return protected_attribute_settings(self.attributes)
+        """Reference and declared groups of the attributes, for `fairness_report`.
+
+        Every reference group is declared, so it is listed (n = 0) even when no case has it; a
+        reference group without cases is dropped (the report then compares with the group
+        approved most often) and disclosed by `reference_notes`.
+        """
+        settings = protected_attribute_settings(self.attributes)
+        declared = settings["declared_groups"]
+        references = {}
+        for name, group in settings["reference_groups"].items():
+            declared[name] = list(dict.fromkeys([*declared.get(name, []), group]))
+            if (self.groups[name] == group).any():
+                references[name] = group
+        return {"reference_groups": references, "declared_groups": declared}
+
+    @property
+    def reference_notes(self) -> list[str]:
+        """Designated reference groups that no case of this history belongs to."""
+        settings = protected_attribute_settings(self.attributes)
+        return [
+            f"{name}: the reference group {group!r} has no cases in this history; the group approved most "
+            "often is the reference instead"
+            for name, group in settings["reference_groups"].items()
+            if not (self.groups[name] == group).any()
+        ]
 
 
 def load_history(

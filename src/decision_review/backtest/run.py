@@ -415,6 +415,7 @@ def policy_fairness(
         else (replay.outcome_codes(a, d))
     )
     frame, stages, notes = stage_frame(codes, replay.model_codes(a, d), history, replay.score)
+    notes += history.reference_notes
     report = fairness_report(
         frame,
         history.groups,

@@ -325,17 +325,20 @@ def _air(
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(n > 0, a / n, np.nan)
     large = (n >= min_group_size) & ~g.unknown[None, :]
-    if reference is None:
-        ranked = np.where(large, rate, -1.0)
-        ref = np.argmax(ranked, axis=1)
-        ref_ok = large[np.arange(len(ref)), ref]
+    rows = np.arange(len(rate))
+    if reference is None:  # the group approved most often among those large enough to judge
+        ref = np.argmax(np.where(large, rate, -1.0), axis=1)
+        ref_ok = large[rows, ref]
+        has_ref = ref_ok
     else:
         ref = np.full(len(rate), reference)
         ref_ok = large[:, reference]
-    ref_rate = rate[np.arange(len(ref)), ref]
+        has_ref = n[:, reference] > 0
+    ref_rate = rate[rows, ref]
     with np.errstate(divide="ignore", invalid="ignore"):
-        air = np.where(ref_ok[:, None] & (ref_rate[:, None] > 0), rate / ref_rate[:, None], np.nan)
-    screened = large & ~np.isnan(air)
-    screened[np.arange(len(ref)), ref] = False
+        air = np.where(has_ref[:, None] & (ref_rate[:, None] > 0), rate / ref_rate[:, None], np.nan)
+    # The screen reads groups large enough, against a reference large enough, never the reference.
+    screened = large & ref_ok[:, None] & ~np.isnan(air)
+    screened[rows, ref] = False
     values = [[None if np.isnan(v) else float(v) for v in row] for row in air]
     return values, screened
