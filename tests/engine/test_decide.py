@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from decision_review.engine import AUTO_OFF_RULE, INVALID_INPUT_RULE, DecisionEngine
 from decision_review.errors import InvalidInput
+from decision_review.modeling.estimator import SMALL_BATCH
 from decision_review.policy import load_policy
 
 POLICY = "policies/german_credit.yaml"
@@ -150,3 +151,55 @@ def test_a_case_is_decided_the_same_alone_or_in_any_batch(engine, cases, decided
     out = engine.decide(cases.iloc[rows]).frame.reset_index(drop=True)
     expected = decided.frame.iloc[rows].reset_index(drop=True)
     pd.testing.assert_frame_equal(out, expected)
+
+
+JUNK = [None, "", "  ", "abc", 12.5, -5, 10**9, "space travel", " 7 ", float("inf")]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_bad_cases_too_are_decided_the_same_alone_or_in_a_batch(engine, cases, data):
+    """Rows with junk in any field (errors, reviews for invalid input, flags): batch = one by one."""
+    rows = data.draw(st.lists(st.integers(0, len(cases) - 1), min_size=2, max_size=12, unique=True))
+    batch = cases.iloc[rows].astype(object).reset_index(drop=True)
+    for _ in range(data.draw(st.integers(1, 8))):
+        i = data.draw(st.integers(0, len(batch) - 1))
+        column = data.draw(st.sampled_from(list(batch.columns)))
+        batch.at[i, column] = data.draw(st.sampled_from(JUNK))
+    together = engine.decide(batch, explain="all").frame
+    alone = pd.concat([engine.decide(batch.iloc[[i]], explain="all").frame for i in range(len(batch))])
+    # The error column is text when some row of the batch has an error, else empty (None) values.
+    pd.testing.assert_frame_equal(
+        alone.reset_index(drop=True).astype({"error": object}).fillna({"error": np.nan}),
+        together.astype({"error": object}).fillna({"error": np.nan}),
+    )
+
+
+def test_small_and_large_batches_score_and_explain_identically(engine, cases):
+    """Small batches run the trees on one thread, large ones on all: the same numbers exactly."""
+    large = pd.concat([cases] * 2, ignore_index=True).assign(case_id=lambda f: [f"L{i}" for i in f.index])
+    assert len(large) >= SMALL_BATCH
+    whole = engine.decide(large, explain="all")
+    parts = [engine.decide(large.iloc[i : i + 150], explain="all") for i in range(0, len(large), 150)]
+    np.testing.assert_array_equal(whole.frame["score"], pd.concat([p.frame["score"] for p in parts]))
+    np.testing.assert_array_equal(
+        whole.contributions.to_numpy(), np.vstack([p.contributions.to_numpy() for p in parts])
+    )
+
+
+def test_the_decisions_frame_is_an_ordinary_frame(engine, cases):
+    """Built from blocks: editing cells in place changes those cells and nothing else."""
+    frame = engine.decide(cases.head(5), explain="none").frame
+    expected = frame.copy()
+    edits = {
+        (0, "queue"): "elsewhere",
+        (1, "reason_1_field"): "edited",
+        (2, "score"): 0.5,
+        (3, "priority"): 9,
+        (4, "model_version"): 7,
+    }
+    for (row, column), value in edits.items():
+        frame.loc[row, column] = value
+        expected.loc[row, column] = value
+    pd.testing.assert_frame_equal(frame, expected)
+    assert frame.loc[1, "reason_2_field"] != "edited" and frame.loc[1, "reason_1_code"] != "edited"

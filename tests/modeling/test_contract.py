@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from decision_review.modeling.contract import check_cases, infer_contract
-from decision_review.schemas import FieldKind
+from decision_review.schemas import FieldKind, FieldSpec, InputContract
 
 PROTECTED_SOURCES = {"personal_status_and_sex", "age_in_years", "foreign_worker"}
 
@@ -139,3 +139,98 @@ def test_any_index_is_kept_row_for_row(german_model, german_dataset):
     assert list(checked.frame.index) == ["GC-9", "GC-9", "GC-1"]
     assert checked.frame["purpose"].tolist() == [*german_dataset.frame["purpose"].head(2), "space travel"]
     assert checked.unseen_category.tolist() == [False, False, True]
+
+
+BLANKS = ["", " ", "\t\n", "\u2028", "\x1c", "\u3000 "]  # what str.strip() removes counts as no value
+NUMBER_TEXT = {" 7 ": 7.0, "12": 12.0, "1e3": 1000.0, "-3.5": -3.5, "inf": float("inf"), "abc": None}
+
+
+def cell(spec):
+    """A value as a form or another system might send it for this field, good or bad."""
+    if spec.kind is FieldKind.CATEGORICAL:
+        known = st.sampled_from(spec.categories)
+        return st.one_of(st.none(), known, known.map(lambda c: f" {c}"), st.sampled_from([*BLANKS, "zz"]))
+    low, high = int(spec.minimum), int(spec.maximum)
+    return st.one_of(
+        st.none(),
+        st.integers(low - (high - low), high + (high - low)),
+        st.floats(low - 1, high + 1, allow_nan=False).map(lambda v: round(v, 1)),
+        st.sampled_from([*NUMBER_TEXT, *BLANKS, float("inf"), 2.0**60]),
+    )
+
+
+def expected_row(contract, row: dict) -> tuple[bool, bool, bool, int]:
+    """(valid, out_of_range, unseen_category, missing_count) worked out value by value in Python."""
+    valid, out_of_range, unseen, missing_count = True, False, False, 0
+    for spec in contract.fields:
+        value = row[spec.name]
+        missing = value is None or (isinstance(value, str) and value.strip() == "")
+        if missing:
+            valid &= spec.nullable
+            missing_count += spec.model_input
+            continue
+        if spec.kind is FieldKind.CATEGORICAL:
+            unseen |= spec.model_input and value not in spec.categories
+            continue
+        number = NUMBER_TEXT[value] if isinstance(value, str) else float(value)
+        usable = number is not None and np.isfinite(number)
+        if usable and spec.integer:
+            usable = number == round(number) and abs(number) <= 2.0**53
+        if not usable:
+            valid = False
+        elif spec.model_input and not spec.minimum <= number <= spec.maximum:
+            out_of_range = True
+    return valid, out_of_range, unseen, missing_count
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_flags_and_validity_match_a_value_by_value_reading(credit_model, data):
+    """The vectorised check agrees, row by row, with reading each value on its own."""
+    contract = credit_model.contract
+    n = data.draw(st.integers(1, 6))
+    rows = [{spec.name: data.draw(cell(spec)) for spec in contract.fields} for _ in range(n)]
+    frame = pd.DataFrame(
+        {f.name: pd.Series([r[f.name] for r in rows], dtype=object) for f in contract.fields}
+    )
+    checked = check_cases(frame, contract)
+    expected = [expected_row(contract, row) for row in rows]
+    assert checked.valid.tolist() == [e[0] for e in expected]
+    assert checked.out_of_range.tolist() == [e[1] for e in expected]
+    assert checked.unseen_category.tolist() == [e[2] for e in expected]
+    assert checked.missing_count.tolist() == [e[3] for e in expected]
+
+
+def test_blank_text_in_any_unicode_whitespace_is_no_value(credit_model, credit_dataset):
+    cases = credit_dataset.frame.head(len(BLANKS)).copy()
+    cases["Job"] = pd.Series(BLANKS, index=cases.index, dtype="str")  # nullable: counted, not an error
+    cases["Records"] = pd.Series(BLANKS, index=cases.index, dtype="str")  # required: an error
+    checked = check_cases(cases, credit_model.contract)
+    assert checked.frame["Job"].isna().all() and checked.frame["Records"].isna().all()
+    assert (checked.errors == "field 'Records' has no value (required)").all()
+    assert not checked.unseen_category.any()
+
+
+def test_a_batch_checks_the_same_whatever_the_lookup_grouping(german_model, german_dataset, monkeypatch):
+    """Categorical fields are looked up together in groups sized by the batch; the grouping is no
+    part of the answer."""
+    cases = german_dataset.frame.head(300).astype(object).copy()
+    cases.iloc[::7, 2] = "space travel"
+    cases.iloc[::11, 5] = "  "
+    reference = check_cases(cases, german_model.contract)
+    for group_values in (1, 300, 900, 10**6):
+        monkeypatch.setattr("decision_review.modeling.contract.LOOKUP_GROUP_VALUES", group_values)
+        checked = check_cases(cases, german_model.contract)
+        pd.testing.assert_frame_equal(checked.frame, reference.frame)
+        pd.testing.assert_series_equal(checked.errors, reference.errors)
+        assert (checked.unseen_category == reference.unseen_category).all()
+        assert (checked.missing_count == reference.missing_count).all()
+
+
+def test_a_blank_category_in_the_contract_still_means_no_value():
+    contract = InputContract(
+        fields=[FieldSpec(name="home", kind=FieldKind.CATEGORICAL, nullable=True, categories=[" ", "own"])]
+    )
+    checked = check_cases(pd.DataFrame({"home": ["own", " ", "", None, "boat"]}), contract)
+    assert checked.missing_count.tolist() == [0, 1, 1, 1, 0]
+    assert checked.unseen_category.tolist() == [False, False, False, False, True]

@@ -132,3 +132,18 @@ def test_a_protected_attribute_never_appears_as_a_reason(german_model, data):
         assert not named & PROTECTED_SOURCES
         assert not set(explanation.contributions.columns) & PROTECTED_SOURCES
         assert (explanation.top_contributions[~np.isnan(explanation.top_contributions)] > 0).all()
+
+
+def test_small_batches_explained_on_one_thread_equal_shaps_values(german_model, german_cases):
+    """Batches below `SMALL_BATCH` use the booster's one-thread copy: the same known answer."""
+    est = german_model.estimator
+    explainer = shap.TreeExplainer(est.booster_)
+    for rows in (german_cases.head(1), german_cases.iloc[10:17]):
+        reference = explainer.shap_values(est.encode(rows))
+        folded = (
+            np.add.reduceat(np.atleast_2d(reference), est.layout_.field_starts, axis=1) * est.calibrator_.a
+        )
+        ours = german_model.explain(rows)
+        np.testing.assert_allclose(ours.contributions.to_numpy(), folded, atol=1e-6)
+        names = np.array([*german_model.contract.model_inputs, None], dtype=object)
+        assert (names[ours.top_positions] == ours.top_fields).all()
