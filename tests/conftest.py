@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.modeling",
     "tests.fixtures.store",
     "tests.fixtures.policy",
+    "tests.fixtures.api",
 ]

@@ -45,6 +45,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     registry: Any = None,
+    catalog: ProductCatalog | None = None,
     publish_gates: GateCheck | None = None,
     run_migrations: bool = False,
     bootstrap: bool = True,
@@ -53,7 +54,8 @@ def create_app(
     """A ready application on the settings' database.
 
     `publish_gates` is the check a policy must pass to be published (the backtest gates plug in
-    here). `run_migrations` brings the schema up to date first (the `serve` command does it once
+    here). `catalog` shares built engines between apps (tests build many apps on the same policies).
+    `run_migrations` brings the schema up to date first (the `serve` command does it once
     before starting workers). `background` runs the alert checker while the app runs.
     """
     from decision_review.modeling.registry import ModelRegistry
@@ -63,8 +65,10 @@ def create_app(
     if run_migrations:
         migrate(url)
     db = Database(url, pool_size=settings.db_pool_size)
+    if catalog is not None:
+        registry = catalog.registry
     registry = registry or ModelRegistry(settings.models_dir)
-    catalog = ProductCatalog(registry, settings)
+    catalog = catalog or ProductCatalog(registry, settings)
     services = Services(
         settings=settings,
         db=db,
