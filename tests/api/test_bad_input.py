@@ -1,0 +1,221 @@
+"""Bad requests get a 4xx whose message names the problem, never a 500, and write nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.api.counts import counts, review_states
+from tests.api.golden import case
+
+BASE = "/api/v1/products/german_credit"
+GOOD = case("german_credit", "GC-0188", "bad-input-base")
+CLAIMED = case("german_credit", "GC-0188", "claimed-by-ana")
+UNCLAIMED = case("german_credit", "GC-0188", "nobody-claimed")
+DONE = case("german_credit", "GC-0188", "already-decided")
+DECIDE = {"outcome": "approve", "reason_codes": ["INCOME_VERIFIED"], "note": "checked"}
+
+
+def _without(record: dict, field: str) -> dict:
+    return {k: v for k, v in record.items() if k != field}
+
+
+# (who, method, path, body, status, words the message must contain)
+BAD = [
+    ("intake", "POST", "/cases", b'{"case_id": "x", "duration_in_month": 12,', 400, ["not valid JSON"]),
+    ("intake", "POST", "/cases", b"[1, 2]", 422, ["valid dictionary"]),
+    (
+        "intake",
+        "POST",
+        "/cases",
+        {**GOOD, "case_id": "t1", "credit_amount": "a lot"},
+        422,
+        ["credit_amount", "number"],
+    ),
+    ("intake", "POST", "/cases", {**GOOD, "case_id": "t2", "purpose": 7}, 422, ["purpose", "text"]),
+    (
+        "intake",
+        "POST",
+        "/cases",
+        {**GOOD, "case_id": "t3", "age_in_years": True},
+        422,
+        ["age_in_years", "number"],
+    ),
+    (
+        "intake",
+        "POST",
+        "/cases",
+        {**GOOD, "case_id": "t4", "credit_amout": 5},
+        422,
+        ["credit_amout", "credit_amount"],
+    ),
+    (
+        "intake",
+        "POST",
+        "/cases",
+        _without({**GOOD, "case_id": "t5"}, "duration_in_month"),
+        422,
+        ["duration_in_month", "required"],
+    ),
+    ("intake", "POST", "/cases", _without(GOOD, "case_id"), 422, ["case_id", "required"]),
+    ("intake", "POST", "/cases", {**GOOD, "case_id": "a/b"}, 422, ["'/'"]),
+    ("intake", "POST", "/cases", {**GOOD, "case_id": "t6", "housing": {"nested": 1}}, 422, ["housing"]),
+    (
+        "intake",
+        "POST",
+        "/cases",
+        json.dumps({**GOOD, "case_id": "t7", "credit_amount": "INF"}).replace('"INF"', "1e400").encode(),
+        422,
+        ["credit_amount", "finite"],
+    ),
+    (
+        "intake",
+        "POST",
+        "/cases",
+        {**GOOD, "purpose": "business"},
+        409,
+        ["bad-input-base", "different inputs"],
+    ),
+    ("intake", "POST", "/cases/batch", {"cases": [GOOD], "extra": 1}, 422, ["extra"]),
+    ("intake", "POST", "/cases/batch", {"cases": []}, 422, ["no cases"]),
+    (
+        "intake",
+        "POST",
+        "/cases/batch",
+        {"cases": [{**GOOD, "case_id": "d"}, {**GOOD, "case_id": "d"}]},
+        422,
+        ["repeat", "'d'"],
+    ),
+    (
+        "intake",
+        "POST",
+        "/cases/batch",
+        {"cases": [{**GOOD, "purpose": "business"}, {**GOOD, "case_id": "n"}]},
+        409,
+        ["bad-input-base"],
+    ),
+    ("intake", "POST", "/api/v1/products/no_such_product/cases", GOOD, 404, ["no_such_product"]),
+    ("intake", "GET", "/cases/no-such-case/decision", None, 404, ["no-such-case"]),
+    ("ana", "GET", "/cases/no-such-case", None, 404, ["no-such-case"]),
+    ("ana", "POST", "/cases/no-such-case/claim", None, 404, ["no-such-case"]),
+    ("ana", "POST", "/cases/no-such-case/decision", DECIDE, 404, ["no-such-case"]),
+    ("ana", "POST", "/cases/nobody-claimed/decision", DECIDE, 409, ["claim it before you decide"]),
+    ("bob", "POST", "/cases/claimed-by-ana/decision", DECIDE, 409, ["claimed by ana"]),
+    ("bob", "POST", "/cases/claimed-by-ana/claim", None, 409, ["claimed by ana"]),
+    ("ana", "POST", "/cases/already-decided/decision", DECIDE, 409, ["already been decided"]),
+    (
+        "ana",
+        "POST",
+        "/cases/claimed-by-ana/decision",
+        {**DECIDE, "reason_codes": ["NO_SUCH"]},
+        422,
+        ["NO_SUCH"],
+    ),
+    ("ana", "POST", "/cases/claimed-by-ana/decision", {**DECIDE, "reason_codes": []}, 422, ["reason_codes"]),
+    ("ana", "POST", "/cases/claimed-by-ana/decision", {**DECIDE, "note": ""}, 422, ["note"]),
+    ("ana", "POST", "/cases/claimed-by-ana/decision", {**DECIDE, "note": "   "}, 422, ["note is required"]),
+    ("ana", "POST", "/cases/claimed-by-ana/decision", {**DECIDE, "outcome": "maybe"}, 422, ["outcome"]),
+    (
+        "ana",
+        "POST",
+        "/cases/claimed-by-ana/decision",
+        {**DECIDE, "outcome": "decline", "adverse_action_reasons": ["INCOME_VERIFIED"]},
+        422,
+        ["INCOME_VERIFIED", "adverse-action"],
+    ),
+    ("ana", "POST", "/cases/claimed-by-ana/decision", {**DECIDE, "unknown": 1}, 422, ["unknown"]),
+    (
+        "ana",
+        "POST",
+        "/cases/claimed-by-ana/escalation",
+        {"reason_codes": ["DATA_CORRECTED"], "note": "x", "queue": "nowhere"},
+        422,
+        ["nowhere"],
+    ),
+    ("ana", "POST", "/cases/already-decided/override", {**DECIDE, "outcome": "decline"}, 409, ["automatic"]),
+    ("ana", "GET", "/queue?limit=abc", None, 422, ["limit"]),
+    ("ana", "GET", "/queue?state=sleeping", None, 422, ["sleeping"]),
+    ("rita", "POST", "/api/v1/products/german_credit/policies", {"yaml": "name: [unclosed"}, 422, ["YAML"]),
+    ("rita", "POST", "/api/v1/policies/lint", {"yaml": 5}, 422, ["yaml"]),
+    ("cora", "GET", "/api/v1/audit/events?kind=nonsense", None, 422, ["nonsense"]),
+    ("cora", "GET", "/api/v1/audit/events?since=yesterday", None, 422, ["yesterday"]),
+    ("adam", "POST", "/api/v1/users", {"name": "x y", "role": "admin"}, 422, ["x y"]),
+    ("adam", "POST", "/api/v1/users", {"name": "zed", "role": "boss"}, 422, ["role"]),
+    ("adam", "POST", "/api/v1/users", {"name": "ana", "role": "admin"}, 409, ["ana", "already exists"]),
+    ("adam", "POST", "/api/v1/webhooks", {"name": "w", "url": "ftp://x.example/hook"}, 422, ["http"]),
+    ("adam", "POST", "/api/v1/users/nobody/disable", None, 404, ["nobody"]),
+    ("ana", "GET", "/api/v1/no/such/endpoint", None, 404, ["no such endpoint"]),
+    ("ana", "DELETE", "/queue", None, 405, ["method"]),
+]
+
+
+@pytest.fixture
+def prepared(api):
+    intake, ana = api.as_("intake"), None
+    for record in (GOOD, CLAIMED, UNCLAIMED, DONE):
+        assert intake.post(f"{BASE}/cases", json=record).status_code == 201
+    ana = api.as_("ana")
+    assert ana.post(f"{BASE}/cases/claimed-by-ana/claim").status_code == 200
+    assert ana.post(f"{BASE}/cases/already-decided/claim").status_code == 200
+    assert ana.post(f"{BASE}/cases/already-decided/decision", json=DECIDE).status_code == 200
+    return api
+
+
+def test_each_bad_request_is_a_named_4xx_and_writes_nothing(prepared):
+    api = prepared
+    for who, method, path, body, status, words in BAD:
+        url = path if path.startswith("/api/") else BASE + path
+        before, states = counts(api.services), review_states(api.services)
+        client = api.as_(who)
+        if isinstance(body, bytes):
+            response = client.request(method, url, content=body, headers={"content-type": "application/json"})
+        else:
+            response = client.request(method, url, json=body)
+        label = f"{who} {method} {path} -> {response.status_code}: {response.text[:300]}"
+        assert response.status_code == status, label
+        message = response.json()["message"]
+        problems = json.dumps(response.json().get("problems", []))
+        for word in words:
+            assert word in message or word in problems, label
+        assert counts(api.services) == before, f"{label} wrote something"
+        assert review_states(api.services) == states, label
+
+
+def test_invalid_cases_in_a_batch_are_reported_and_the_rest_stored(api):
+    cases = [
+        case("german_credit", "GC-0001", "batch-ok-1"),
+        {**case("german_credit", "GC-0001", "batch-bad"), "credit_amount": "lots"},
+        case("german_credit", "GC-0641", "batch-ok-2"),
+    ]
+    before = counts(api.services)
+    response = api.as_("intake").post(f"{BASE}/cases/batch", json={"cases": cases})
+    assert response.status_code == 201, response.text
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["created", "invalid", "created"]
+    assert "credit_amount" in results[1]["error"] and results[1]["problems"][0]["field"] == "credit_amount"
+    after = counts(api.services)
+    assert after["cases"] - before["cases"] == 2 and after["decisions"] - before["decisions"] == 2
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(sqlite_api_db, tmp_path, api_catalog):
+    from fastapi.testclient import TestClient
+
+    from tests.fixtures.api import build_app
+
+    url, user_tokens = sqlite_api_db
+    app = build_app(url, tmp_path, api_catalog, max_body_bytes=5_000)
+    headers = {"Authorization": f"Bearer {user_tokens['intake']}", "content-type": "application/json"}
+    big = json.dumps({"cases": [GOOD] * 20}).encode()
+    with TestClient(app) as client:
+        before = counts(app.state.services)
+        declared = client.post(f"{BASE}/cases/batch", content=big, headers=headers)
+        assert declared.status_code == 413 and "5,000 bytes" in declared.json()["message"]
+
+        def chunks():
+            for start in range(0, len(big), 1000):
+                yield big[start : start + 1000]
+
+        streamed = client.post(f"{BASE}/cases/batch", content=chunks(), headers=headers)
+        assert streamed.status_code == 413 and "5,000 bytes" in streamed.json()["message"]
+        assert counts(app.state.services) == before
