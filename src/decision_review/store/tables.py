@@ -226,6 +226,8 @@ class User(Base):
     products: Mapped[list[Any]]
     created_at: Mapped[dt.datetime]
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Salted scrypt hash for signing in to the web pages (users.service.hash_password); null: no password.
+    password_hash: Mapped[str | None] = mapped_column(String(300))
 
 
 class ApiToken(Base):
