@@ -9,6 +9,13 @@ A pure core (frames in, typed reports out) for risk analysts and compliance; see
 >>> sweep = threshold_sweep(replay, history, approve_grid=grid("0.05:0.4:50"))  # doctest: +SKIP
 """
 
+from decision_review.backtest.frames import (
+    fairness_frame,
+    rules_frame,
+    summary_frame,
+    swaps_frame,
+    sweep_frame,
+)
 from decision_review.backtest.gates import (
     GateCheck,
     GateDecision,
@@ -19,6 +26,8 @@ from decision_review.backtest.gates import (
     run_gates,
 )
 from decision_review.backtest.history import History, history_from_frame, load_history
+from decision_review.backtest.html import render_html, write_html
+from decision_review.backtest.plots import score_distribution_figure, swap_matrix_figure, sweep_figure
 from decision_review.backtest.render import (
     gates_table,
     render_text,
@@ -56,19 +65,29 @@ __all__ = [
     "SweepTargets",
     "check_publishable",
     "evaluate_gates",
+    "fairness_frame",
     "gates_table",
     "grid",
     "history_from_frame",
     "load_history",
     "policy_fairness",
     "reference_history",
+    "render_html",
     "render_text",
     "replay_policy",
     "report_renderables",
+    "rules_frame",
     "run_backtest",
     "run_gates",
     "score_cases",
+    "score_distribution_figure",
+    "summary_frame",
+    "swap_matrix_figure",
+    "swaps_frame",
+    "sweep_figure",
+    "sweep_frame",
     "sweep_renderables",
     "threshold_sweep",
     "to_text",
+    "write_html",
 ]
