@@ -270,7 +270,10 @@ _PolicyYamlLoader.add_implicit_resolver(
 
 
 def _load_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
-    loader = _PolicyYamlLoader(text)
+    try:
+        loader = _PolicyYamlLoader(text)  # the reader refuses control characters already here
+    except yaml.YAMLError as exc:
+        raise PolicyError(source, [Problem(f"not valid YAML: {' '.join(str(exc).split())}")]) from None
     try:
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else None
