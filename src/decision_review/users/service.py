@@ -13,6 +13,7 @@ Every change (user added or disabled, token issued or revoked) is audited in the
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 import secrets
@@ -291,3 +292,147 @@ def touch_token(session: Session, token_id: int, now: dt.datetime | None = None)
 def needs_touch(result: AuthResult, now: dt.datetime | None = None) -> bool:
     now = now or utc_now()
     return result.stale_since is not None and result.stale_since < now - TOUCH_EVERY
+
+
+# ---------------------------------------------------------------------------------------------
+# Passwords: people signing in to the web pages (a token is the machine credential)
+#
+# Why scrypt from the standard library: a password, unlike a token, can be guessed, so its hash must
+# be slow and memory-hard to try; hashlib.scrypt is both and needs no extra dependency. The cost
+# parameters travel inside the stored string, so raising them later leaves old hashes readable.
+# N=2**15 (32 MiB, about 0.1-0.4 s on a shared two-core machine) is below OWASP's 2**17 for the sake
+# of small servers; raise SCRYPT_N where sign-ins are rare and memory is plentiful.
+
+SCRYPT_N = 2**15
+SCRYPT_R = 8
+SCRYPT_P = 1
+SCRYPT_SALT_BYTES = 16
+SCRYPT_KEY_BYTES = 32
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024
+_SCRYPT = "scrypt"
+
+
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return hashlib.scrypt(
+        password.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=SCRYPT_KEY_BYTES, maxmem=256 * n * r + 2**20
+    )
+
+
+def hash_password(password: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:
+    """A salted scrypt hash with its parameters: ``scrypt$n=32768,r=8,p=1$<salt>$<key>`` (base64).
+
+    >>> stored = hash_password("correct horse battery", n=2**10)
+    >>> stored.startswith("scrypt$n=1024,r=8,p=1$"), verify_password("correct horse battery", stored)
+    (True, True)
+    """
+    salt = secrets.token_bytes(SCRYPT_SALT_BYTES)
+    key = _scrypt(password, salt, n, r, p)
+    return f"{_SCRYPT}$n={n},r={r},p={p}${_b64(salt)}${_b64(key)}"
+
+
+def verify_password(password: str, stored: str | None) -> bool:
+    """Whether `password` matches a `hash_password` string (False for a missing or malformed one)."""
+    import base64
+    import binascii
+
+    if not stored or len(password) > MAX_PASSWORD_LENGTH:
+        return False
+    try:
+        scheme, params, salt_text, key_text = stored.split("$")
+        values = dict(part.split("=", 1) for part in params.split(","))
+        n, r, p = int(values["n"]), int(values["r"]), int(values["p"])
+        salt, key = base64.b64decode(salt_text), base64.b64decode(key_text)
+    except (ValueError, KeyError, binascii.Error):
+        return False
+    if scheme != _SCRYPT or not (2 <= n <= 2**20 and 1 <= r <= 32 and 1 <= p <= 16):
+        return False
+    return secrets.compare_digest(_scrypt(password, salt, n, r, p), key)
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode("ascii")
+
+
+def check_new_password(password: str) -> str:
+    """The password if it is acceptable; InvalidInput saying why not."""
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"the password must be at least {MIN_PASSWORD_LENGTH} characters long")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidInput(f"the password must be at most {MAX_PASSWORD_LENGTH} characters long")
+    if password.strip() != password or not password.isprintable():
+        raise InvalidInput("the password must not start or end with spaces or contain control characters")
+    return password
+
+
+def set_password(session: Session, name: str, password: str, *, actor: str) -> None:
+    """Give a user a password for the web pages (replacing any old one: their page sessions end).
+
+    Not audited yet: the audit log has no event kind for a password change (`password_set` is
+    proposed); the change of credential is otherwise like issuing a token. `actor` is kept for it.
+    """
+    del actor  # recorded once the audit log has a kind for it
+    user = _user_row(session, name)
+    if user.disabled:
+        raise Conflict(f"user {name!r} is disabled; a disabled user cannot be given a password")
+    stored = hash_password(check_new_password(password))
+    session.execute(update(_users).where(_users.c.id == user.id).values(password_hash=stored))
+
+
+def password_fingerprint(stored: str | None) -> str:
+    """A short digest of the stored hash: a page session carries it, so a new password ends old sessions."""
+    return hashlib.sha256((stored or "").encode("utf-8")).hexdigest()[:16]
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to check unknown names against: a refusal takes as long whether or not the user exists."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordSignIn:
+    """Who signed in (and their password's fingerprint), or why not (for the audit event)."""
+
+    principal: Principal | None
+    fingerprint: str | None = None
+    refusal: str | None = None
+
+
+def authenticate_password(session: Session, name: str, password: str) -> PasswordSignIn:
+    """Check a name and password. The reason for a refusal is for the audit log, not the caller."""
+    row = session.execute(
+        select(_users.c.id, _users.c.name, _users.c.role, _users.c.products, _users.c.disabled,
+               _users.c.password_hash).where(_users.c.name == name)
+    ).one_or_none()  # fmt: skip
+    if row is None or row.password_hash is None:
+        verify_password(password, _dummy_hash())
+        return PasswordSignIn(None, refusal="unknown user" if row is None else f"user {name} has no password")
+    if not verify_password(password, row.password_hash):
+        return PasswordSignIn(None, refusal=f"wrong password for user {name}")
+    if row.disabled:
+        return PasswordSignIn(None, refusal=f"disabled user {name}")
+    try:
+        role = Role(row.role)
+    except ValueError:
+        return PasswordSignIn(None, refusal=f"user {name} has an unknown role {row.role!r}")
+    principal = Principal(row.id, row.name, role, tuple(row.products or ()))
+    return PasswordSignIn(principal, password_fingerprint(row.password_hash))
+
+
+def signed_in_principal(session: Session, user_id: int, fingerprint: str) -> Principal | None:
+    """The user a page session belongs to, if they are still enabled and their password unchanged."""
+    row = session.execute(
+        select(_users.c.id, _users.c.name, _users.c.role, _users.c.products, _users.c.disabled,
+               _users.c.password_hash).where(_users.c.id == user_id)
+    ).one_or_none()  # fmt: skip
+    if row is None or row.disabled or row.password_hash is None:
+        return None
+    if not secrets.compare_digest(password_fingerprint(row.password_hash), fingerprint):
+        return None
+    try:
+        return Principal(row.id, row.name, Role(row.role), tuple(row.products or ()))
+    except ValueError:
+        return None
