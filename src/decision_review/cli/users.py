@@ -118,3 +118,31 @@ def disable(name: Annotated[str, typer.Argument(help="User name.")], database_ur
     with _session(database_url) as session:
         disable_user(session, name, actor=_actor())
     typer.echo(f"disabled {name}; their tokens are revoked")
+
+
+@users_app.command("set-password")
+def set_password(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    stdin: Annotated[
+        bool, typer.Option("--stdin", help="Read the password from the first line of standard input.")
+    ] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Set the password a person signs in to the web pages with (asked twice, not shown)."""
+    import sys
+
+    from decision_review.users.service import MIN_PASSWORD_LENGTH, check_new_password
+    from decision_review.users.service import set_password as store_password
+
+    if stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt(
+            f"new password for {name} (at least {MIN_PASSWORD_LENGTH} characters)",
+            hide_input=True,
+            confirmation_prompt=True,
+        )
+    check_new_password(password)
+    with _session(database_url) as session:
+        store_password(session, name, password, actor=_actor())
+    typer.echo(f"password set for {name}; their earlier page sessions have ended")
