@@ -46,6 +46,7 @@ AUTO_OFF_REASON = (
     "Automatic decisions are switched off for this product line; an underwriter decides every case."
 )
 NEEDS_EXPLANATION = (Outcome.REVIEW.value, Outcome.DECLINE.value)
+_NEEDS_EXPLANATION = pa.array(NEEDS_EXPLANATION, type=pa.large_string())
 
 # Columns of the decisions frame, in order (reason_k_* columns follow, k = 1..max_reasons).
 DECISION_COLUMNS = [
@@ -383,7 +384,8 @@ class DecisionEngine:
         elif mode == "all":
             wanted = valid.copy()
         else:
-            wanted = valid & decided.get_column("outcome").is_in(NEEDS_EXPLANATION).to_numpy()
+            outcome = decided.get_column("outcome").to_arrow()
+            wanted = valid & pc.is_in(outcome, value_set=_NEEDS_EXPLANATION).to_numpy(zero_copy_only=False)
         if not wanted.any():
             return wanted, None
         positions = np.flatnonzero(wanted)

@@ -193,6 +193,7 @@ MISSING = -2
 LOOKUP_GROUP_VALUES = 1 << 16
 _STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' "str" dtype
 _NO_TEXT = pa.scalar(None, type=pa.large_string())
+_EMPTY_TEXT = pa.scalar("", type=pa.large_string())
 
 
 class CaseChecker:
@@ -241,7 +242,8 @@ class CaseChecker:
     def check(self, frame: pd.DataFrame, *, ids: bool = False) -> CheckedColumns:
         """Check `frame`; with `ids=True` also read the contract's id column (which must be there)."""
         n = len(frame)
-        present = set(frame.columns)
+        given = frame.columns.tolist()
+        present = set(given)
         raw = {name: frame[name] for name in self.contract.field_names if name in present}
         texts = {
             name: _text(raw[name]) if name in raw else pa.nulls(n, type=pa.large_string())
@@ -279,7 +281,7 @@ class CaseChecker:
             out_of_range=out_of_range,
             unseen_category=unseen,
             missing_count=missing_count,
-            unknown_columns=[str(c) for c in frame.columns if c not in self._known],
+            unknown_columns=[str(c) for c in given if c not in self._known],
             ids=_ids(frame[self.contract.id_field]) if ids else None,
         )
 
@@ -382,7 +384,7 @@ def _blank(values: pa.Array) -> np.ndarray:
 
     Arrow trims the same characters as Python's ``str.strip``.
     """
-    empty = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(values), ""), True)
+    empty = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(values), _EMPTY_TEXT), True)
     return empty.to_numpy(zero_copy_only=False)
 
 
@@ -390,7 +392,7 @@ def _ids(raw: pd.Series) -> pa.Array:
     """Case ids as trimmed text; a missing or blank id becomes null."""
     text = _arrow_text(raw if isinstance(raw.dtype, pd.StringDtype) else raw.astype("string"))
     trimmed = pc.utf8_trim_whitespace(text)
-    blank = pc.equal(trimmed, "")
+    blank = pc.equal(trimmed, _EMPTY_TEXT)
     return pc.if_else(blank, _NO_TEXT, trimmed) if pc.any(blank).as_py() else trimmed
 
 

@@ -155,6 +155,7 @@ class TreeExplainer:
         self._interventional: dict[float, tuple[object, int]] = {}
         self._configs: dict[tuple, ExplainerConfig] = {}
         fields = layout.field_names
+        self._field_index = pd.Index(fields)  # column labels of every contributions frame
         self._field_names = np.array([*fields, None], dtype=object)
         self._codes = np.array([*(reasons.reasons[f].code for f in fields), None], dtype=object)
         self._texts = np.array([*(reasons.reasons[f].text for f in fields), None], dtype=object)
@@ -214,7 +215,7 @@ class TreeExplainer:
         base_values = np.full(len(matrix), self.calibrator.a * base + self.calibrator.b)
         top = self._top_reasons(per_field, top_k)
         return Explanation(
-            contributions=pd.DataFrame(per_field, columns=self.layout.field_names, index=index),
+            contributions=pd.DataFrame(per_field, columns=self._field_index, index=index),
             base_values=base_values,
             config=config,
             top_k=top_k,
