@@ -115,18 +115,25 @@ class OneHotLayout:
         columns = [numbers[f.name] if f.kind is FieldKind.NUMERIC else codes[f.name] for f in self.fields]
         if rows is not None:
             columns = [column[rows] for column in columns]
-        # Every element is written exactly once (numbers, or a whole one-hot block per field), so
-        # the matrix needs no zero-filling pass: a million cases cost one allocation.
-        out = np.empty((len(columns[0]) if columns else 0, self.n_columns), dtype=np.float32)
+        n = len(columns[0]) if columns else 0
+        # Zeros first, then one write per field and row: the 1 of its category (at its flat
+        # position), its number, or NaN across the block when it is missing. Writing whole one-hot
+        # blocks instead touches every column of every row and costs about twice as much.
+        out = np.zeros((n, self.n_columns), dtype=np.float32)
+        flat = out.reshape(-1)
+        row_starts = np.arange(n, dtype=np.int64) * self.n_columns
         for f, column in zip(self.fields, columns, strict=True):
             if f.kind is FieldKind.NUMERIC:
                 out[:, f.start] = column
                 continue
-            block = out[:, f.start : f.stop]
-            np.equal(column[:, None], np.arange(f.stop - f.start), out=block, casting="unsafe")
+            known = column >= 0
+            if known.all():
+                flat[row_starts + f.start + column] = 1.0
+                continue
+            flat[row_starts[known] + f.start + column[known]] = 1.0
             absent = column == MISSING
             if absent.any():
-                block[absent] = np.nan
+                out[absent, f.start : f.stop] = np.nan
         return out
 
     def to_dict(self) -> dict:
