@@ -11,7 +11,23 @@ Stages, each over the whole batch:
 2. score the valid rows (calibrated P(bad));
 3. evaluate the policy (rules, thresholds, QA sample) on the valid rows;
 4. when automatic decisions are switched off for the product line, turn approve/decline into review;
-5. explain the rows that need it (review and decline, or all when asked).
+5. explain the rows that need it (review and decline, or all when asked);
+6. assemble the decisions frame (its own entry in `Decisions.timings`).
+
+Speed. For a million cases the cost is arithmetic; for one case it is the number of library calls
+(each pandas, polars, Arrow or xgboost call costs tens of microseconds whatever its size). So each
+stage makes a fixed handful of calls: the check works across fields at once on numpy and Arrow
+arrays (`CaseChecker`), the model matrix is encoded once for scoring and explaining, the policy
+reads those arrays as polars columns, and the frame is built once from blocks. The policy's own
+polars query is the largest remaining part of one case.
+
+Threads. xgboost predicts and explains batches under `estimator.SMALL_BATCH` rows (1,000) on a
+one-thread copy of the booster, larger ones on `n_jobs` threads: waking an OpenMP team costs more
+than a few hundred cases, and on a busy machine its waiting threads spin against other processes.
+Polars keeps its default pool (every core), which bulk runs use; limiting it
+(``POLARS_MAX_THREADS=1``) made no measurable difference to one case here. An API server running
+one worker process per core may still set ``POLARS_MAX_THREADS=1`` and ``OMP_NUM_THREADS=1`` in
+those workers so idle pools do not oversubscribe the cores; bulk and backtest processes should not.
 """
 
 from __future__ import annotations
@@ -80,7 +96,7 @@ class Decisions:
     `frame` columns: `DECISION_COLUMNS` then ``reason_{k}_{field,code,text,contribution}``.
     `contributions` holds, for explained rows only (same index labels as `frame`), one column per
     model-input field in calibrated log-odds; `base_values` the matching base value per row.
-    `timings` are seconds spent per stage (check, score, policy, explain).
+    `timings` are seconds spent per stage (check, score, policy, explain, assemble).
     """
 
     frame: pd.DataFrame
