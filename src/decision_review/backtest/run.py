@@ -68,12 +68,10 @@ class BacktestRun:
         """One row per case: id, known outcome, and each policy's score, outcome and winning rule."""
         first = next(iter(self.replays.values()))
         out = {"case_id": first.scored.ids.to_pandas()}
-        if self.history.outcome is not None:
-            out["bad"] = pd.array(
-                np.where(np.isnan(self.history.outcome), 0, self.history.outcome).astype(np.int8),
-                dtype="Int8",
-            )
-            out["bad"][np.isnan(self.history.outcome)] = pd.NA
+        y = self.history.outcome
+        if y is not None:
+            unknown = np.isnan(y)
+            out["bad"] = pd.arrays.IntegerArray(np.where(unknown, 0, y).astype(np.int8), unknown)
         for role, replay in self.replays.items():
             out[f"{role}_score"] = replay.score
             out[f"{role}_outcome"] = np.asarray(OUTCOMES, dtype=object)[replay.outcome]
