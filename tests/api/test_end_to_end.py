@@ -54,26 +54,39 @@ def test_submit_review_override_and_export(live_server, tmp_path):
     assert sorted(status.values()) == [200, 409], status
     winner = "ana" if status["ana"] == 200 else "bob"
     winner_client, loser_client = (ana, bob) if winner == "ana" else (bob, ana)
-    refused = loser_client.post(f"{BASE}/cases/GC-0188/decision", json={
-        "outcome": "approve", "reason_codes": ["INCOME_VERIFIED"], "note": "looks fine"})  # fmt: skip
+    refused = loser_client.post(
+        f"{BASE}/cases/GC-0188/decision",
+        json={"outcome": "approve", "reason_codes": ["INCOME_VERIFIED"], "note": "looks fine"},
+    )
     assert refused.status_code == 409 and winner in refused.json()["message"]
 
     # The winner declines with reasons; the adverse-action reasons are pre-filled from the model.
-    decided = winner_client.post(f"{BASE}/cases/GC-0188/decision", json={
-        "outcome": "decline", "reason_codes": ["AFFORDABILITY_INSUFFICIENT"],
-        "note": "Payslips show income below the repayments."})  # fmt: skip
+    decided = winner_client.post(
+        f"{BASE}/cases/GC-0188/decision",
+        json={
+            "outcome": "decline",
+            "reason_codes": ["AFFORDABILITY_INSUFFICIENT"],
+            "note": "Payslips show income below the repayments.",
+        },
+    )
     assert decided.status_code == 200, decided.text
     body = decided.json()
     assert body["status"] == "decided"
     adverse = [r for r in body["reasons"] if r["purpose"] == "adverse_action"]
     assert adverse and all(r["source"] == "model" and r["contribution"] > 0 for r in adverse)
-    again = winner_client.post(f"{BASE}/cases/GC-0188/decision", json={
-        "outcome": "decline", "reason_codes": ["AFFORDABILITY_INSUFFICIENT"], "note": "again"})  # fmt: skip
+    again = winner_client.post(
+        f"{BASE}/cases/GC-0188/decision",
+        json={"outcome": "decline", "reason_codes": ["AFFORDABILITY_INSUFFICIENT"], "note": "again"},
+    )
     assert again.status_code == 409 and "already been decided" in again.json()["message"]
 
     # An override of an automatic approval needs a second, different underwriter.
-    override = {"outcome": "decline", "reason_codes": ["INCOME_NOT_VERIFIED"], "note": "Income proof forged.",
-                "adverse_action_reasons": ["INCOME_NOT_VERIFIED"]}  # fmt: skip
+    override = {
+        "outcome": "decline",
+        "reason_codes": ["INCOME_NOT_VERIFIED"],
+        "note": "Income proof forged.",
+        "adverse_action_reasons": ["INCOME_NOT_VERIFIED"],
+    }
     pending = ana.post(f"{BASE}/cases/GC-0001/override", json=override)
     assert pending.status_code == 200 and pending.json()["status"] == "pending_approval", pending.text
     assert intake.get(f"{BASE}/cases/GC-0001/decision").json()["outcome"] == "approve"  # not yet in force
@@ -94,11 +107,20 @@ def test_submit_review_override_and_export(live_server, tmp_path):
     assert verify_export(folder).ok
     events = [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
     gc188 = [(e["kind"], e["actor"]) for e in events if e["case_id"] == "GC-0188"]
-    assert gc188 == [("case_received", "intake"), ("decision_made", "system"),
-                     ("review_claimed", winner), ("review_decided", winner)]  # fmt: skip
+    assert gc188 == [
+        ("case_received", "intake"),
+        ("decision_made", "system"),
+        ("review_claimed", winner),
+        ("review_decided", winner),
+    ]
     gc001 = [(e["kind"], e["actor"]) for e in events if e["case_id"] == "GC-0001"]
-    assert gc001 == [("case_received", "intake"), ("decision_made", "system"), ("approval_requested", "ana"),
-                     ("approval_granted", "bob"), ("override", "bob")]  # fmt: skip
+    assert gc001 == [
+        ("case_received", "intake"),
+        ("decision_made", "system"),
+        ("approval_requested", "ana"),
+        ("approval_granted", "bob"),
+        ("override", "bob"),
+    ]
     override_event = next(e for e in events if e["kind"] == "override")
     assert (
         override_event["payload"]["decided_by"] == "ana" and override_event["payload"]["approved_by"] == "bob"

@@ -134,18 +134,25 @@ def _reasons(live: LiveProduct, codes: Sequence[str], what: str) -> list[ReasonO
 
 
 def _adverse_action(
-    live: LiveProduct, codes: Sequence[str] | None, auto_reasons: Sequence[dict[str, Any]], what: str
+    live: LiveProduct,
+    codes: Sequence[str] | None,
+    auto_reasons: Sequence[dict[str, Any]],
+    chosen: Sequence[ReasonOption],
+    what: str,
 ) -> list[dict[str, Any]]:
-    """A decline's adverse-action reasons: those given, or the model's top reasons pre-filled."""
+    """A decline's adverse-action reasons: those given; or, when none are given, the model's
+    reasons that pushed this case towards the bad outcome plus the chosen reason codes that may be
+    quoted as adverse-action reasons."""
     catalog = live.review.reasons
     if codes is None:
-        chosen = catalog.model_reasons(auto_reasons)
-        if not chosen:
+        prefilled = catalog.model_reasons(auto_reasons)
+        prefilled += [o.stored() for o in chosen if o.adverse_action and o.source != "model"]
+        if not prefilled:
             raise InvalidInput(
-                f"{what}: a decline must carry at least one adverse-action reason, and the model gave none "
-                "for this case; choose them (adverse_action_reasons)"
+                f"{what}: a decline must carry at least one adverse-action reason, and neither the model nor "
+                "the reason codes given supply one; choose them (adverse_action_reasons)"
             )
-        return [{**r, "purpose": "adverse_action"} for r in chosen]
+        return [{**r, "purpose": "adverse_action"} for r in prefilled]
     options = catalog.resolve(codes, what=what)
     not_adverse = [o.code for o in options if not o.adverse_action]
     if not_adverse:
@@ -339,7 +346,7 @@ def decide(
     auto = _auto_decision(session, case.id)
     reasons = _stored_reasons(options)
     if outcome == Outcome.DECLINE:
-        reasons += _adverse_action(live, adverse_action_reasons, auto.reasons if auto else [], what)
+        reasons += _adverse_action(live, adverse_action_reasons, auto.reasons if auto else [], options, what)
     elif adverse_action_reasons:
         raise InvalidInput(f"{what}: adverse-action reasons belong to a decline, not an approval")
     four_eyes = _amount_rule(live, case.inputs)
@@ -597,7 +604,7 @@ def override(
         raise Conflict(f"{what}: an override of this case is already waiting for a second reviewer")
     reasons = _stored_reasons(options)
     if outcome == Outcome.DECLINE:
-        reasons += _adverse_action(live, adverse_action_reasons, current.reasons or [], what)
+        reasons += _adverse_action(live, adverse_action_reasons, current.reasons or [], options, what)
     elif adverse_action_reasons:
         raise InvalidInput(f"{what}: adverse-action reasons belong to a decline, not an approval")
     four_eyes = None
