@@ -31,6 +31,10 @@ class Dataset:
     protected_attributes: list[ProtectedAttribute] = field(default_factory=list)
     description: str = ""
     attribution: str = ""
+    # What a model trained on these cases is for, and its known limits: written into the model card.
+    # Empty means the card's domain-neutral defaults.
+    intended_use: str = ""
+    limitations: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.frame)
@@ -56,10 +60,17 @@ def derive_protected(frame: pd.DataFrame, attributes: list[ProtectedAttribute]) 
             groups = source.astype("string").map(attr.mapping)
         elif attr.bins is not None:
             numeric = pd.to_numeric(source, errors="coerce")
-            codes = np.searchsorted(np.asarray(attr.bins, dtype=float), numeric.to_numpy(dtype=float), side="right") - 1
+            codes = (
+                np.searchsorted(
+                    np.asarray(attr.bins, dtype=float), numeric.to_numpy(dtype=float), side="right"
+                )
+                - 1
+            )
             labels = np.asarray(attr.labels, dtype=object)
             valid = (codes >= 0) & (codes < len(labels)) & ~np.isnan(numeric.to_numpy(dtype=float))
-            groups = pd.Series(np.where(valid, labels[np.clip(codes, 0, len(labels) - 1)], None), index=frame.index)
+            groups = pd.Series(
+                np.where(valid, labels[np.clip(codes, 0, len(labels) - 1)], None), index=frame.index
+            )
         else:
             groups = source if not ptypes.is_numeric_dtype(source) else source.astype("string")
         out[attr.name] = groups.astype("string").fillna("unknown").astype(str)

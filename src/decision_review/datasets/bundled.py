@@ -8,6 +8,7 @@ groups, but the model never sees them (see `decision_review.modeling.contract`).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from importlib import resources
 
 import pandas as pd
@@ -55,6 +56,16 @@ def data_path(filename: str) -> resources.abc.Traversable:
     return resources.files("decision_review.datasets").joinpath("data", filename)
 
 
+CREDIT_INTENDED_USE = (
+    "Scores a credit application with a calibrated probability of the bad outcome (default or serious "
+    "arrears) for a decision engine that auto-decides only confident cases under a written policy and "
+    "routes the rest to a human reviewer. The score supports, and does not replace, a credit decision."
+)
+CREDIT_LIMITATIONS = (
+    "It has never seen applicants who were refused, so their risk is extrapolated (no reject inference).",
+)
+
+
 def german_credit() -> Dataset:
     """1,000 applicants, 20 raw fields, `creditability` bad = 1; ids GC-0001 .. GC-1000."""
     with resources.as_file(data_path("german_credit.csv")) as path:
@@ -71,6 +82,8 @@ def german_credit() -> Dataset:
         protected_attributes=GERMAN_PROTECTED,
         description="Statlog German credit: 1,000 consumer loan applicants, 30% bad.",
         attribution=GERMAN_ATTRIBUTION,
+        intended_use=CREDIT_INTENDED_USE,
+        limitations=CREDIT_LIMITATIONS,
     )
 
 
@@ -81,7 +94,7 @@ def credit_data() -> Dataset:
     """
     with resources.as_file(data_path("credit_data.csv")) as path:
         frame = read_table(path)
-    return dataset_from_table(
+    dataset = dataset_from_table(
         frame,
         name="credit_data",
         target="Status",
@@ -90,3 +103,4 @@ def credit_data() -> Dataset:
         description="modeldata credit_data: 4,454 consumer credit applicants, 28% bad, with missing values.",
         attribution=CREDIT_DATA_ATTRIBUTION,
     )
+    return replace(dataset, intended_use=CREDIT_INTENDED_USE, limitations=CREDIT_LIMITATIONS)

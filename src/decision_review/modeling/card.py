@@ -16,22 +16,20 @@ CARD_JSON = "card.json"
 CARD_MD = "card.md"
 
 INTENDED_USE = (
-    "Scores a credit application with a calibrated probability of the bad outcome (default or serious "
-    "arrears) for a decision engine that auto-decides only confident cases under a written policy and "
-    "routes the rest to a human reviewer. The score supports, and does not replace, a credit decision."
+    "Scores a case with a calibrated probability of the bad outcome the model was trained on, for a "
+    "decision engine that auto-decides only confident cases under a written policy and routes the "
+    "rest to a human reviewer. The score supports, and does not replace, the reviewer's decision."
 )
 LIMITATIONS = [
-    "Trained on historical applications: it learns past lending decisions and outcomes, including their "
-    "biases; it has never seen applicants who were refused, so their risk is extrapolated (no reject "
-    "inference).",
+    "Trained on historical cases: it learns past decisions and outcomes, including their biases.",
     "Valid only for cases like the training data: check `out_of_range` and `unseen_category` flags, "
-    "and retrain when the applicant population or product changes.",
+    "and retrain when the population or product changes.",
     "Protected attributes are never model inputs, but other fields can act as proxies for them: "
     "read the per-group metrics below and the fairness reports before and after deployment.",
     "Small data sets give wide error bars: held-out metrics on a few hundred cases vary by several points "
     "of AUC; the cross-validated figures are the steadier estimate.",
-    "Explanations are TreeSHAP values of the model, not causes: they say what moved this score, not what the "
-    "applicant should change in the world.",
+    "Explanations are TreeSHAP values of the model, not causes: they say what moved this score, not what "
+    "should change in the world.",
     "The artifact folder keeps a sample of training rows (model inputs only, no ids or protected fields) "
     "for the 'near_cutoff' explanation reference: treat the folder with the same care as the training data.",
 ]

@@ -27,6 +27,8 @@ from decision_review.errors import IntegrityError, InvalidInput, NotFound
 from decision_review.modeling.card import (
     CARD_JSON,
     CARD_MD,
+    INTENDED_USE,
+    LIMITATIONS,
     ExplainerSettings,
     ModelCard,
     features_from_contract,
@@ -247,6 +249,8 @@ def build_card(name: str, version: int, trained: TrainedModel, digests: dict[str
             xgboost_version=ExplainerConfig.model_fields["xgboost_version"].default,
         ),
         library_versions=library_versions(),
+        intended_use=trained.intended_use or INTENDED_USE,
+        limitations=[*trained.limitations, *LIMITATIONS],
     )
 
 

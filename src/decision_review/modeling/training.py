@@ -46,6 +46,8 @@ class TrainedModel:
     held_out: Evaluation
     cross_validated: Evaluation | None
     seed: int
+    intended_use: str = ""
+    limitations: tuple[str, ...] = ()
 
 
 def train(
@@ -113,6 +115,8 @@ def train(
         held_out=held_out,
         cross_validated=cross_validated,
         seed=seed,
+        intended_use=dataset.intended_use,
+        limitations=dataset.limitations,
     )
 
 
