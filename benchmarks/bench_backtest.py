@@ -247,8 +247,10 @@ def render(args: argparse.Namespace, fast: dict, slow: dict, load_start: float) 
         "| step | seconds |",
         "|---|---:|",
     ]
-    lines += [f"| {name} | {seconds:.2f} |" for name, seconds in fast["timings"].items()]
-    lines += [f"| &nbsp;&nbsp;{message} | {seconds:.2f} |" for message, seconds in fast["steps"]]
+    for name, seconds in fast["timings"].items():
+        lines.append(f"| {name} | {seconds:.2f} |")
+        if name.startswith("backtest"):
+            lines += [f"| &nbsp;&nbsp;{message} | {seconds:.2f} |" for message, seconds in fast["steps"]]
     lines += [
         f"| **end to end** | **{fast['total']:.2f}** |",
         "",
