@@ -122,7 +122,8 @@ def load_history(
     `contract` is the model's input contract: its id field names the case id column and its
     protected attribute definitions say how groups derive from raw fields. `attributes` limits
     the report to some of them. `outcomes=False` replays a history without known outcomes (bad
-    rates are then "n/a"). `rows` sizes the generated fraud history (default 200,000).
+    rates are then "n/a"). `rows` sizes the generated fraud history (default 200,000), or keeps
+    the first rows of any other history.
 
     >>> history = load_history(dataset="german_credit", contract=model.contract)  # doctest: +SKIP
     """
@@ -132,6 +133,8 @@ def load_history(
         frame, name, default_outcome, bundled = _bundled(dataset, rows, contract.id_field)
     else:
         frame, name, default_outcome, bundled = read_table(data), str(data), OUTCOME_COLUMN, None
+        if rows is not None:
+            frame = frame.iloc[:rows]
     return history_from_frame(
         frame,
         contract=contract,
