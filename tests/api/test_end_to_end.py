@@ -73,7 +73,9 @@ def test_submit_review_override_and_export(live_server, tmp_path):
     body = decided.json()
     assert body["status"] == "decided"
     adverse = [r for r in body["reasons"] if r["purpose"] == "adverse_action"]
-    assert adverse and all(r["source"] == "model" and r["contribution"] > 0 for r in adverse)
+    model = [r for r in adverse if r["source"] == "model"]
+    assert model and all(r["contribution"] > 0 for r in model)
+    assert [r["code"] for r in adverse if r["source"] == "policy"] == ["AFFORDABILITY_INSUFFICIENT"]
     again = winner_client.post(
         f"{BASE}/cases/GC-0188/decision",
         json={"outcome": "decline", "reason_codes": ["AFFORDABILITY_INSUFFICIENT"], "note": "again"},
