@@ -225,3 +225,15 @@ def test_fraud_outcome_labels(fraud_engine_bt, fraud_history):
 def test_outcome_labels_must_differ(model_registry):
     with pytest.raises(PolicyError, match="must differ"):
         variant(FRAUD_POLICY, model_registry, replace={"  review: investigate\n": "  review: close\n"})
+
+
+def test_publish_gate_plugs_into_the_policies_service(model_registry, german_engine, fraud_engine_bt):
+    from decision_review.backtest import PublishGate
+
+    gate = PublishGate(model_registry)
+    [refusal] = gate(german_engine.policy)
+    assert "breaks its gates" in refusal and gate.decision.allowed is False
+    justified = gate.with_justification("Referred, not declined: approval after review is monitored monthly.")
+    assert justified(german_engine.policy) == []
+    assert justified.decision.audit_details()["justified"] is True
+    assert gate(fraud_engine_bt.policy) == []

@@ -24,6 +24,7 @@ from decision_review.engine import DecisionEngine
 from decision_review.errors import InvalidInput
 from decision_review.fairness import AttributeReport
 from decision_review.fairness.inputs import UNKNOWN
+from decision_review.modeling.registry import ModelRegistry
 from decision_review.policy import CompiledPolicy
 from decision_review.policy.spec import Gates
 from decision_review.schemas import InputContract
@@ -327,3 +328,37 @@ def check_publishable(
         gates=result,
         message=f"published despite broken gates ({broken}) on the recorded justification",
     )
+
+
+class PublishGate:
+    """The gate check `policies.service.publish` takes: a compiled policy in, refusal reasons out.
+
+    An empty list means the policy may be published. A policy that breaks a gate is refused unless
+    this gate carries a justification (`with_justification`, for a request made by a risk user).
+    `decision` keeps the last `GateDecision`, whose `audit_details()` belong in the publication's
+    audit event.
+
+    >>> gate = PublishGate(registry, base_dir="policies").with_justification(reason)  # doctest: +SKIP
+    >>> publish(session, text, registry, actor=user, gates=gate)  # doctest: +SKIP
+    >>> details = gate.decision.audit_details()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, registry: ModelRegistry, *, base_dir: str | Path | None = None, justification: str | None = None
+    ) -> None:
+        self.registry = registry
+        self.base_dir = base_dir
+        self.justification = justification
+        self.decision: GateDecision | None = None
+
+    def with_justification(self, justification: str | None) -> PublishGate:
+        """The same check for one request that records a justification."""
+        return PublishGate(self.registry, base_dir=self.base_dir, justification=justification)
+
+    def __call__(self, policy: CompiledPolicy) -> list[str]:
+        model = self.registry.load(policy.model_name, policy.model_version)
+        decision = check_publishable(
+            DecisionEngine(model, policy), justification=self.justification, base_dir=self.base_dir
+        )
+        self.decision = decision
+        return [] if decision.allowed else [decision.message]
