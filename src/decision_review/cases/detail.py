@@ -156,17 +156,52 @@ def _rules(session: Session, catalog: ProductCatalog, live: LiveProduct, auto: A
             )
             spec = engine.policy.spec
     by_id = {rule.id: rule for rule in spec.rules}
+    pseudo = _pseudo_rules(spec)
     out = []
     for rule_id in dict.fromkeys(fired):
         rule = by_id.get(rule_id)
+        if rule is not None:
+            action, condition, reason, shadow = rule.action.value, rule.condition, rule.reason, rule.shadow
+        else:
+            action, condition, reason = pseudo.get(rule_id, (None, None, None))
+            shadow = False
         out.append(
             {
                 "id": rule_id,
                 "winning": rule_id == auto.winning_rule,
-                "action": rule.action.value if rule else None,
-                "condition": rule.condition if rule else None,
-                "reason": rule.reason if rule else None,
-                "shadow": rule.shadow if rule else False,
+                "action": action,
+                "condition": condition,
+                "reason": reason,
+                "shadow": shadow,
             }
         )
+    return out
+
+
+def _pseudo_rules(spec: Any) -> dict[str, tuple[str, str, str]]:
+    """What the decisions no rule made mean: thresholds, the QA sample, invalid input, the stop switch."""
+    from decision_review.engine import AUTO_OFF_REASON, AUTO_OFF_RULE, INVALID_INPUT_RULE
+    from decision_review.policy import (
+        QA_SAMPLE,
+        THRESHOLD_APPROVE,
+        THRESHOLD_DECLINE,
+        THRESHOLD_NO_SCORE,
+        THRESHOLD_REVIEW,
+    )
+
+    t = spec.thresholds
+    out = {
+        THRESHOLD_APPROVE: ("approve", f"score < {t.approve_below}", t.approve_reason),
+        THRESHOLD_DECLINE: ("decline", f"score >= {t.decline_at_or_above}", t.decline_reason),
+        THRESHOLD_REVIEW: (
+            "review",
+            f"{t.approve_below} <= score < {t.decline_at_or_above}",
+            t.review_reason,
+        ),
+        THRESHOLD_NO_SCORE: ("review", "no score", t.no_score_reason),
+        INVALID_INPUT_RULE: ("review", "the case failed the input contract", spec.on_invalid_input.reason),
+        AUTO_OFF_RULE: ("review", "automatic decisions switched off", AUTO_OFF_REASON),
+    }
+    if spec.qa_sample is not None:
+        out[QA_SAMPLE] = ("review", f"QA sample of {spec.qa_sample.rate:g}", spec.qa_sample.reason)
     return out

@@ -1,0 +1,164 @@
+"""Submitting cases: idempotency on the caller's id (also under a real race), batches with partial
+duplicates, CSV and Parquet uploads, the case detail (SHAP contributions add up to the score), and
+two product lines side by side. Run on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import io
+import math
+import threading
+
+import pandas as pd
+
+from tests.api.counts import counts
+from tests.api.golden import case, golden
+
+G = "/api/v1/products/german_credit"
+F = "/api/v1/products/fraud_alerts"
+
+
+def test_a_retry_returns_the_stored_decision_and_writes_nothing(api):
+    intake = api.as_("intake")
+    first = intake.post(f"{G}/cases", json=case("german_credit", "GC-0188", "idem-1"))
+    assert first.status_code == 201 and first.json()["duplicate"] is False
+    before = counts(api.services)
+    retry = case("german_credit", "GC-0188", "idem-1")
+    retry["duration_in_month"] = float(retry["duration_in_month"])  # 16.0 is the same value as 16
+    again = intake.post(f"{G}/cases", json=retry)
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    assert again.json()["decision"] == first.json()["decision"]
+    assert counts(api.services) == before
+
+
+def test_racing_submissions_of_one_new_case_store_it_once(live_server):
+    record = case("german_credit", "GC-0641", "race-1")
+    barrier = threading.Barrier(6)
+    statuses: list[int] = []
+
+    def submit() -> None:
+        with live_server.client("intake") as client:
+            barrier.wait()
+            statuses.append(client.post(f"{G}/cases", json=record).status_code)
+
+    threads = [threading.Thread(target=submit) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [200] * 5 + [201]
+    services = live_server.app.state.services
+    with live_server.client("cora") as cora:
+        found = cora.get("/api/v1/audit/events", params={"case_id": "race-1"}).json()["events"]
+    assert [e["kind"] for e in found] == ["case_received", "decision_made"]
+    assert counts(services)["cases"] == 1
+
+
+def test_concurrent_single_cases_are_each_answered_correctly(live_server):
+    cases = [
+        case("german_credit", g, f"many-{i}-{g}") for i, g in enumerate(golden("german_credit")) for _ in (0,)
+    ]
+    expected = {c["case_id"]: None for c in cases}
+    results: dict[str, dict] = {}
+
+    def submit(record: dict) -> None:
+        with live_server.client("intake") as client:
+            results[record["case_id"]] = client.post(f"{G}/cases", json=record).json()
+
+    threads = [threading.Thread(target=submit, args=(c,)) for c in cases]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(results) == set(expected)
+    assert all(r["case_id"] == cid and r["status"] == "created" for cid, r in results.items())
+
+
+def test_a_batch_with_some_stored_cases(api):
+    intake = api.as_("intake")
+    stored = [case("german_credit", "GC-0001", "b-1"), case("german_credit", "GC-0188", "b-2")]
+    assert intake.post(f"{G}/cases/batch", json={"cases": stored}).status_code == 201
+    fresh = [case("german_credit", "GC-0641", "b-3"), case("german_credit", "minor_applicant", "b-4")]
+    response = intake.post(f"{G}/cases/batch", json={"cases": stored + fresh})
+    body = response.json()
+    assert response.status_code == 201
+    assert [r["status"] for r in body["results"]] == ["duplicate", "duplicate", "created", "created"]
+    assert body["counts"] == {"duplicate": 2, "created": 2}
+    assert body["outcomes"] == {"approve": 1, "review": 1, "decline": 2}
+    again = intake.post(f"{G}/cases/batch", json={"cases": stored + fresh})
+    assert again.status_code == 200 and again.json()["counts"] == {"duplicate": 4}
+
+
+def test_csv_and_parquet_uploads(api):
+    rows = [case("german_credit", "GC-0001", "u-1"), case("german_credit", "GC-0641", "u-2")]
+    bad = case("german_credit", "GC-0188", "u-3")
+    bad["duration_in_month"] = "sixteen"  # not a number: the engine flags the row
+    frame = pd.DataFrame([*rows, bad])
+    intake = api.as_("intake")
+    csv = intake.post(
+        f"{G}/cases/upload", files={"file": ("cases.csv", frame.to_csv(index=False), "text/csv")}
+    )
+    assert csv.status_code == 201, csv.text
+    results = {r["case_id"]: r for r in csv.json()["results"]}
+    assert results["u-1"]["decision"]["outcome"] == "approve"
+    assert results["u-2"]["decision"]["outcome"] == "decline"
+    # german_credit says `on_invalid_input: review`: the bad row goes to the data-quality queue
+    assert (results["u-3"]["decision"]["outcome"], results["u-3"]["decision"]["queue"]) == (
+        "review",
+        "data_quality",
+    )
+    parquet = io.BytesIO()
+    pd.DataFrame([case("german_credit", "GC-0068", "u-4")]).to_parquet(parquet)
+    uploaded = intake.post(f"{G}/cases/upload", files={"file": ("more.parquet", parquet.getvalue())})
+    assert uploaded.status_code == 201 and uploaded.json()["results"][0]["decision"]["outcome"] == "approve"
+    unknown = intake.post(
+        f"{G}/cases/upload", files={"file": ("x.csv", "case_id,colour\nz,red\n", "text/csv")}
+    )
+    assert unknown.status_code == 422 and "colour" in unknown.json()["message"]
+    garbage = intake.post(f"{G}/cases/upload", files={"file": ("x.parquet", b"not parquet")})
+    assert garbage.status_code == 422 and "could not be read as Parquet" in garbage.json()["message"]
+
+
+def test_case_detail_explains_the_score(api):
+    api.as_("intake").post(f"{G}/cases", json=case("german_credit", "GC-0188", "detail-1"))
+    detail = api.as_("ana").get(f"{G}/cases/detail-1").json()
+    assert detail["protected"] is None  # underwriters do not see protected attributes
+    auto = detail["decisions"][0]
+    explanation = auto["explanation"]
+    log_odds = explanation["base_value"] + sum(explanation["contributions"].values())
+    assert math.isclose(1 / (1 + math.exp(-log_odds)), auto["score"], rel_tol=1e-4)
+    assert auto["reasons"] and auto["reasons"][0]["contribution"] == max(
+        explanation["contributions"].values()
+    )
+    assert auto["policy"]["name"] == "german_credit" and auto["model"]["digest"]
+    [rule] = detail["rules"]
+    assert (rule["id"], rule["action"], rule["winning"]) == ("threshold:review", "review", True)
+    assert detail["review"]["queue"] == "standard_review"
+    assert [e["kind"] for e in detail["history"]] == ["case_received", "decision_made"]
+    compliance = api.as_("cora").get(f"{G}/cases/detail-1").json()
+    assert set(compliance["protected"]) == {"sex", "age_band", "foreign_worker"}
+    rules = api.as_("ana").get(f"{G}/cases/large_loan_referred").status_code
+    assert rules == 404
+
+
+def test_rules_fired_are_described(api):
+    api.as_("intake").post(f"{G}/cases", json=case("german_credit", "minor_applicant"))
+    rules = api.as_("ana").get(f"{G}/cases/minor_applicant").json()["rules"]
+    assert rules[0]["id"] == "ko_minimum_age" and rules[0]["winning"] and rules[0]["action"] == "decline"
+    assert "under 18" in rules[0]["reason"]
+
+
+def test_two_product_lines_side_by_side(api):
+    api.as_("intake").post(f"{G}/cases", json=case("german_credit", "GC-0188", "side-1"))
+    fraud = api.as_("intake").post(
+        f"{F}/cases", json=case("fraud_alerts", "moderate_score_investigated", "side-1")
+    )
+    assert fraud.status_code == 201  # the same id in another product line is another case
+    assert fraud.json()["decision"]["model"]["name"] == "fraud_alerts"
+    products = api.as_("ana").get("/api/v1/products").json()
+    assert {p["product"]: p["policy"]["name"] for p in products} == {
+        "fraud_alerts": "fraud_alerts",
+        "german_credit": "german_credit",
+    }
+    assert [i["case_id"] for i in api.as_("ana").get(f"{F}/queue").json()["items"]] == ["side-1"]
+    export = api.as_("cora").get("/api/v1/audit/events", params={"product": "fraud_alerts"}).json()["events"]
+    assert {e["product"] for e in export} == {"fraud_alerts"}
