@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     override_window_hours: int = Field(default=72, ge=0, description="How long after an auto-decision it may be overridden.")
     max_body_bytes: int = Field(default=20 * 1024 * 1024, description="Largest request body the API accepts.")
     session_secret: str | None = Field(default=None, description="Key that signs web session cookies; generated and kept under `home` when unset.")
+    lender_name: str = Field(default="[Lender name]", description="Name printed on adverse-action notices (web pages).")
     # --- API service (docs/api.md) ---
     max_batch_cases: int = Field(default=100_000, ge=1, description="Most cases one batch submission may hold.")
     batch_write_chunk: int = Field(
