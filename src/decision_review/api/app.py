@@ -32,6 +32,7 @@ from decision_review.products.service import ProductCatalog, live_products
 from decision_review.settings import Settings
 from decision_review.store.db import migrate, resolve_url
 from decision_review.users.auth_events import AuthEvents
+from decision_review.web import mount_web
 
 log = logging.getLogger("decision_review.api")
 
@@ -119,6 +120,7 @@ def create_app(
             session.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__, "database": db.engine.dialect.name}
 
+    mount_web(app)  # the pages for people at /, after every API route (docs/web.md)
     return app
 
 
