@@ -1,5 +1,6 @@
-"""A bulk writer to be killed: stores batches of decided cases, one transaction per batch, and
-prints each committed batch's decision ids (one JSON line, flushed) only after the commit.
+"""A bulk writer to be killed: submits batches of cases through the real submission service
+(engine decision, then cases, decisions, review items and audit events in one transaction per
+batch) and prints each committed batch's decision ids (one JSON line, flushed) only after the commit.
 
 Run: python -m tests.audit.crash_writer DATABASE_URL RUN_ID [BATCH_SIZE]
 """
@@ -9,38 +10,45 @@ from __future__ import annotations
 import itertools
 import json
 import sys
+from pathlib import Path
 
-from decision_review.audit.decisions import record_decided_cases
-from decision_review.store.db import make_engine, make_session_factory
-from decision_review.store.repository import NewCase, NewDecision, VersionRef
+import pandas as pd
+from sqlalchemy import select
 
-MODEL = VersionRef("xgb-credit", "2", "sha256:" + "a" * 64)
-POLICY = VersionRef("german_credit", "3", "sha256:" + "b" * 64)
+from decision_review.api.deps import Database
+from decision_review.cases.service import submit_cases
+from decision_review.modeling.registry import ModelRegistry
+from decision_review.policies.service import publish
+from decision_review.policy import read_policy
+from decision_review.products.service import ProductCatalog, live_products
+from decision_review.settings import Settings
+from decision_review.store.tables import Case, Decision
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCT = "german_credit"
 
 
 def main(url: str, run: str, batch_size: int) -> None:
-    sessions = make_session_factory(make_engine(url))
+    settings = Settings(database_url=url, models_dir=ROOT / "models", policies_dir=ROOT / "policies")
+    db = Database(url, pool_size=2)
+    registry = ModelRegistry(settings.models_dir)
+    with db.write() as session:  # the product line's policy, published once (its own event)
+        if not live_products(session):
+            publish(session, (ROOT / "policies" / f"{PRODUCT}.yaml").read_text(), registry, actor="system")
+    catalog = ProductCatalog(registry, settings)
+    with db.read() as session:
+        live = catalog.live(session, PRODUCT)
+    spec = read_policy(ROOT / "policies" / f"{PRODUCT}.yaml").spec
+    templates = [dict(g.case) for g in spec.golden_cases]
     for batch in itertools.count():
-        inputs = [{"duration": 12 + i % 24, "credit_amount": 1000 + i} for i in range(batch_size)]
-        cases = [
-            NewCase("german_credit", f"{run}-{batch}-{i}", x, {"age_group": "25-45"})
-            for i, x in enumerate(inputs)
-        ]
-        reasons = [{"field": "duration", "code": "R01", "text": "Short", "contribution": -0.1}]
-        decisions = [
-            NewDecision(
-                outcome="approve" if i % 3 else "review",
-                score=(i % 100) / 100,
-                rule_hits=["low_risk"],
-                reasons=reasons,
-                model=MODEL,
-                policy=POLICY,
-            )
-            for i in range(batch_size)
-        ]
-        with sessions.begin() as session:
-            stored = record_decided_cases(session, cases, decisions)
-        print(json.dumps({"batch": batch, "decision_ids": [s.decision_id for s in stored]}), flush=True)
+        ids = [f"{run}-{batch}-{i}" for i in range(batch_size)]
+        records = [{"case_id": case_id, **templates[i % len(templates)]} for i, case_id in enumerate(ids)]
+        submit_cases(db, live, pd.DataFrame(records), actor="crash-writer", chunk_size=batch_size)
+        with db.read() as session:
+            decision_ids = session.scalars(
+                select(Decision.id).join(Case, Case.id == Decision.case_pk).where(Case.case_id.in_(ids))
+            ).all()
+        print(json.dumps({"batch": batch, "decision_ids": sorted(decision_ids)}), flush=True)
 
 
 if __name__ == "__main__":
