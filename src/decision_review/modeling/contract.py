@@ -269,8 +269,9 @@ class CaseChecker:
             or absent_text[self._required_categorical].any()
         ):
             self._report(errors, raw, values, missing, absent_text)
+        absent_counts = absent_text.sum(axis=1).tolist()
         for j, name in enumerate(self._categorical):  # blank text counts as no value: make it null
-            if texts[name].null_count != int(absent_text[j].sum()):
+            if texts[name].null_count != absent_counts[j]:
                 texts[name] = pc.if_else(pa.array(absent_text[j]), _NO_TEXT, texts[name])
         return CheckedColumns(
             index=frame.index,
