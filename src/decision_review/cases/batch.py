@@ -72,10 +72,17 @@ def submit_records(
         except CaseInvalid as exc:
             results.append(CaseResult(exc.case_id or "", "invalid", error=str(exc), problems=exc.problems))
     if valid:
-        frame = pd.DataFrame.from_records(valid, columns=[id_field, *contract.field_names])
+        frame = pd.DataFrame({name: [c[name] for c in valid] for name in [id_field, *contract.field_names]})
         decided = iter(
             submit_cases(
-                tx, live, frame, actor=actor, explain=explain, conflicts="reject", chunk_size=chunk_size
+                tx,
+                live,
+                frame,
+                actor=actor,
+                explain=explain,
+                conflicts="reject",
+                chunk_size=chunk_size,
+                records=valid,
             )
         )
         results = [r if r is not None else next(decided) for r in results]

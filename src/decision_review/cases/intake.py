@@ -115,8 +115,9 @@ class CaseIntake:
             else:
                 rounds.append({position: case})
         for held in rounds:
-            frame = pd.DataFrame.from_records(list(held.values()), columns=columns)
-            decided = submit_cases(self.tx, live, frame, actor=actor, conflicts="report")
+            cases = list(held.values())
+            frame = pd.DataFrame({name: [c[name] for c in cases] for name in columns})
+            decided = submit_cases(self.tx, live, frame, actor=actor, conflicts="report", records=cases)
             for position, result in zip(held, decided, strict=True):
                 results[position] = result
         return results  # type: ignore[return-value]
