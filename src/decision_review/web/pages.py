@@ -75,7 +75,10 @@ class WebState:
 
     env: Environment
     signer: Signer
-    limiter: SignInLimiter = field(default_factory=SignInLimiter)
+    # failed sign-ins: a name pauses after 5 in 15 minutes, an address (an office behind one
+    # gateway) after 50
+    names: SignInLimiter = field(default_factory=lambda: SignInLimiter(limit=5))
+    addresses: SignInLimiter = field(default_factory=lambda: SignInLimiter(limit=50))
     caches: dict[str, Any] = field(default_factory=dict)
 
 

@@ -237,10 +237,23 @@ def case_response(
         waterfall=svg(context["waterfall_svg"]) if context["waterfall_svg"] else None,
         form_error=error,
         form_name=form_name,
+        # a refusal is shown beside its form when that form is on the page, else at the top
+        error_at_form=form_name in _forms_shown(context),
         lease_minutes=services.settings.lease_minutes,
         values=values or {},
     )
     return render(request, "case.html", context, status=status, user=user)
+
+
+def _forms_shown(context: dict[str, Any]) -> set[str]:
+    shown = set()
+    if context["can_decide"]:
+        shown |= {"decision", "escalation", "info"}
+    if context["can_resolve"]:
+        shown.add("approval")
+    if context["overridable"]:
+        shown.add("override")
+    return shown
 
 
 @router.get("/cases/{product}/{case_id}")

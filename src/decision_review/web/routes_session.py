@@ -97,9 +97,9 @@ def sign_in(
         return _signin_form(request, error="The sign-in form had expired; please sign in again.", status=403)
     name = name.strip()
     client = request.client.host if request.client else "unknown"
-    keys = (f"name:{name.lower()}", f"address:{client}")
+    name_key = name.lower()
     where = {"method": "POST", "endpoint": "/sign-in", "client": client, "via": "web"}
-    if not name or len(name) > MAX_NAME or state.limiter.paused(*keys):
+    if not name or len(name) > MAX_NAME or state.names.paused(name_key) or state.addresses.paused(client):
         refusal = "sign-ins paused after repeated failures" if name else "no name given"
         services.auth_events.record(
             EventKind.AUTH_FAILED,
@@ -111,7 +111,8 @@ def sign_in(
     with services.db.read() as session:
         result = authenticate_password(session, name, password)
     if result.principal is None:
-        state.limiter.failed(*keys)
+        state.names.failed(name_key)
+        state.addresses.failed(client)
         services.auth_events.record(
             EventKind.AUTH_FAILED,
             "anonymous",
@@ -119,7 +120,7 @@ def sign_in(
             (result.refusal, name[:100], client, "/sign-in"),
         )
         return _signin_form(request, error=REFUSED, name=name[:100], status=401)
-    state.limiter.succeeded(keys[0])
+    state.names.succeeded(name_key)
     session = PageSession.new(result.principal.user_id, result.principal.name, result.fingerprint or "")
     target = safe_next(next)
     if target == "/":

@@ -185,12 +185,12 @@ def cookie_options(secure: bool, max_age: int | None) -> dict[str, Any]:
 
 
 class SignInLimiter:
-    """Pauses sign-ins for a name (or from an address) after repeated failures.
+    """Pauses sign-ins for a key (a name, or an address) after repeated failures.
 
     Why: a password can be guessed, and scrypt alone only slows each guess. After `limit` failures
-    within `window` seconds, further attempts for that name or from that address are refused
-    (without checking the password) until the window has passed. Per worker process, in memory:
-    with N workers an attacker gets at most N times `limit` guesses per window.
+    within `window` seconds, further attempts for that key are refused (without checking the
+    password) until the oldest failure leaves the window. Per worker process, in memory: with N
+    workers an attacker gets at most N times `limit` guesses per window.
     """
 
     def __init__(self, limit: int = 5, window: float = 900.0, clock: Any = time.monotonic) -> None:
