@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from decision_review.engine import DecisionEngine
 
 SWAP_SUFFIXES = {".csv", ".parquet"}
+DEFAULT_POINTS = 50
 
 
 def backtest(
@@ -257,9 +258,9 @@ def _sweep(
     from decision_review.backtest import grid, threshold_sweep
 
     gates = candidate.policy.spec.gates
-    if approve_grid is None:
+    if approve_grid is None:  # 50 even steps up to the decline threshold
         top = candidate.policy.decline_at_or_above
-        approve = [round(float(v), 4) for v in _linspace(0.01, max(top, 0.02), 50)]
+        approve = [round(top * i / DEFAULT_POINTS, 4) for i in range(1, DEFAULT_POINTS + 1)]
     else:
         approve = grid(approve_grid)
     return threshold_sweep(
@@ -272,10 +273,6 @@ def _sweep(
         attributes=gates.attributes if gates is not None else None,
         intersections=gates.intersections if gates is not None else False,
     )
-
-
-def _linspace(start: float, stop: float, n: int) -> list[float]:
-    return [start + (stop - start) * i / (n - 1) for i in range(n)]
 
 
 def _write_text(path: Path, text: str) -> None:
