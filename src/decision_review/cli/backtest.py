@@ -258,9 +258,10 @@ def _sweep(
     from decision_review.backtest import grid, threshold_sweep
 
     gates = candidate.policy.spec.gates
-    if approve_grid is None:  # 50 even steps up to the decline threshold
+    if approve_grid is None:  # 50 even steps up to the decline threshold, and the current threshold
         top = candidate.policy.decline_at_or_above
-        approve = [round(top * i / DEFAULT_POINTS, 4) for i in range(1, DEFAULT_POINTS + 1)]
+        steps = {round(top * i / DEFAULT_POINTS, 4) for i in range(1, DEFAULT_POINTS + 1)}
+        approve = sorted(steps | {candidate.policy.approve_below})
     else:
         approve = grid(approve_grid)
     return threshold_sweep(
