@@ -376,14 +376,17 @@ class DecisionEngine:
         """reason_{k}_{field,code,text,contribution}: whole columns, taken from small Arrow tables."""
         texts = self._reason_texts
         k = self.max_reasons
-        # Slot k of row i is entry k * n + i: one take per part, then zero-copy slices per slot.
-        slots = np.full((k, n), len(texts["field"]) - 1)
         contributions = np.full((k, n), np.nan)
-        if explanation is not None:
+        if explanation is None:  # every slot empty: one array of nulls serves every column
+            empty = pa.nulls(k * n, type=pa.large_string())
+            taken = dict.fromkeys(texts, empty)
+        else:
+            # Slot j of row i is entry j * n + i: one take per part, then zero-copy slices per slot.
+            slots = np.full((k, n), len(texts["field"]) - 1)
             positions = np.flatnonzero(explained)
             slots[:, positions] = explanation.top_positions.T
             contributions[:, positions] = explanation.top_contributions.T
-        taken = {part: table.take(slots.reshape(-1)) for part, table in texts.items()}
+            taken = {part: table.take(slots.reshape(-1)) for part, table in texts.items()}
         columns: dict = {}
         for j in range(k):
             for part in ("field", "code", "text"):
