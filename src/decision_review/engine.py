@@ -63,6 +63,7 @@ AUTO_OFF_REASON = (
 )
 NEEDS_EXPLANATION = (Outcome.REVIEW.value, Outcome.DECLINE.value)
 _NEEDS_EXPLANATION = pa.array(NEEDS_EXPLANATION, type=pa.large_string())
+_NO_ID = pa.scalar("", type=pa.large_string())
 
 # Columns of the decisions frame, in order (reason_k_* columns follow, k = 1..max_reasons).
 DECISION_COLUMNS = [
@@ -229,7 +230,7 @@ class DecisionEngine:
 
         with _timed(timings, "assemble"):
             frame = self._assemble(checked.ids, score, errors, valid, decided, explained, explanation)
-            contributions, base_values, config = self._explanation_parts(frame, explained, explanation)
+            contributions, base_values, config = self._explanation_parts(explanation)
 
         return Decisions(
             frame=frame,
@@ -257,7 +258,7 @@ class DecisionEngine:
         """
         sources = {
             # Rows without an id are invalid anyway; "" keeps the QA-sample hash defined for them.
-            "id": pc.fill_null(checked.ids, ""),
+            "id": pc.fill_null(checked.ids, _NO_ID),
             "score": score,
             "out_of_range": checked.out_of_range,
             "unseen_category": checked.unseen_category,
@@ -418,9 +419,8 @@ class DecisionEngine:
         )
         return wanted, explanation
 
-    def _explanation_parts(
-        self, frame: pd.DataFrame, explained: np.ndarray, explanation: Explanation | None
-    ) -> tuple[pd.DataFrame, pd.Series, dict]:
+    def _explanation_parts(self, explanation: Explanation | None) -> tuple[pd.DataFrame, pd.Series, dict]:
+        """`Decisions.contributions`, `.base_values` and `.explainer` (empty when nothing was explained)."""
         if explanation is None:
             inputs = self.model.contract.model_inputs
             return pd.DataFrame(columns=inputs, dtype=float), pd.Series(dtype=float), {}
