@@ -125,8 +125,8 @@ class CheckedColumns:
     """The same check kept as columns: numpy arrays for numbers and codes, Arrow arrays for text.
 
     Why not a pandas frame: the engine feeds these straight to the model matrix (numbers, category
-    codes) and to the policy (polars reads the Arrow text without a copy); for one case, building
-    pandas columns nobody reads would cost more than the check itself. `to_checked_cases` builds
+    codes) and to the policy (polars reads the Arrow text directly); for one case, building pandas
+    columns nobody reads would cost more than the check itself. `to_checked_cases` builds
     the `CheckedCases` frame from them.
 
     `numbers`: numeric fields as float64, NaN where missing or unusable. `texts`: categorical fields
@@ -152,6 +152,7 @@ class CheckedColumns:
         return np.equal(self.errors, None)
 
     def to_checked_cases(self, contract: InputContract) -> CheckedCases:
+        """The pandas form (`check_cases`' result): integer fields Int64, categorical ones str."""
         columns: dict[str, object] = {}
         for spec in contract.fields:
             if spec.kind is FieldKind.NUMERIC:
