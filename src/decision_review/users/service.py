@@ -345,7 +345,7 @@ def verify_password(password: str, stored: str | None) -> bool:
         salt, key = base64.b64decode(salt_text), base64.b64decode(key_text)
     except (ValueError, KeyError, binascii.Error):
         return False
-    if scheme != _SCRYPT or not (2 <= n <= 2**20 and 1 <= r <= 32 and 1 <= p <= 16):
+    if scheme != _SCRYPT or not (2 <= n <= 2**20 and n & (n - 1) == 0 and 1 <= r <= 32 and 1 <= p <= 16):
         return False
     return secrets.compare_digest(_scrypt(password, salt, n, r, p), key)
 
