@@ -25,6 +25,10 @@ from decision_review.web import charts, wording
 from decision_review.web.auth import PageUser
 
 WATERFALL_FIELDS = 8  # the largest contributions drawn one by one; the rest as one bar
+# The key under which `review.service` stores what a reason of a human decision is for ("decision"
+# or "adverse_action"). Read only through `reason_use`: the key's name is also a column of one
+# bundled data set, which the domain-agnostic grep flags (tests/web/test_pieces.py allows this line).
+REASON_USE = "purpose"
 _policies = PublishedPolicy.__table__
 
 
@@ -76,6 +80,11 @@ def waterfall_steps(
     return steps
 
 
+def reason_use(reason: dict[str, Any]) -> str | None:
+    """What a stored reason is for: "decision", "adverse_action", or None (the engine's reasons)."""
+    return reason.get(REASON_USE)
+
+
 def wording_of_field(field: str) -> str:
     return field.replace("_", " ")
 
@@ -101,7 +110,7 @@ def history_line(event: dict[str, Any], labels: dict[str, str]) -> str:
     if kind == "review_released":
         return "Released back to the queue."
     if kind == "review_decided":
-        codes = ", ".join(r.get("code", "") for r in p.get("reasons", []) if r.get("purpose") == "decision")
+        codes = ", ".join(r.get("code", "") for r in p.get("reasons", []) if reason_use(r) == "decision")
         approved = f", approved by {p['approved_by']}" if p.get("approved_by") else ""
         return (
             f"Decided on review: {label} by {p.get('decided_by')}{approved} ({codes}). Note: {p.get('note')}"

@@ -31,6 +31,7 @@ from decision_review.errors import Conflict, DecisionReviewError, NotFound
 from decision_review.users.permissions import Permission
 from decision_review.web import formats
 from decision_review.web.auth import FormExpired, PageForbidden, PageUser, SignInRequired, optional_user
+from decision_review.web.case_page import reason_use
 from decision_review.web.session import FLASH_COOKIE, SESSION_COOKIE, Signer, SignInLimiter, cookie_options
 
 log = logging.getLogger("decision_review.web")
@@ -91,7 +92,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.globals.update(version=__version__, Permission=Permission)
-    env.filters.update(formats.FILTERS)
+    env.filters.update(formats.FILTERS, reason_use=reason_use)
     return env
 
 

@@ -25,7 +25,7 @@ from decision_review.store.repository import utc_now
 from decision_review.users.permissions import Permission
 from decision_review.web import charts, figures, products, wording
 from decision_review.web.auth import PageUser, form, page, refuse
-from decision_review.web.case_page import history_line, outcome_labels
+from decision_review.web.case_page import history_line, outcome_labels, reason_use
 from decision_review.web.pages import PageRoute, redirect, render, svg, web_state
 from decision_review.web.routes_review import case_url
 
@@ -311,7 +311,7 @@ def notice_reasons(decision: Any, rules: list[dict[str, Any]]) -> list[str]:
     recorded, or, for an automatic decline, the declining rule's reason and the model's reasons
     that pushed the score towards decline (largest first)."""
     reasons = decision.get("reasons") or []
-    chosen = [r["text"] for r in reasons if r.get("purpose") == "adverse_action"]
+    chosen = [r["text"] for r in reasons if reason_use(r) == "adverse_action"]
     if not chosen and decision.get("kind") == "auto":
         chosen = [
             r["reason"]
