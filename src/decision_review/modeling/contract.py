@@ -349,8 +349,10 @@ class CaseChecker:
 
 
 def text_array(values: pa.Array | pa.ChunkedArray) -> pd.api.extensions.ExtensionArray:
-    """Arrow text as a pandas "str" array, without a copy."""
-    return _STR.__from_arrow__(values)
+    """Arrow text as a pandas "str" array, without a copy (large_string is what pandas stores)."""
+    if values.type != pa.large_string():
+        values = values.cast(pa.large_string())
+    return pd.arrays.ArrowStringArray(values, dtype=_STR)
 
 
 def _arrow_text(column: pd.Series) -> pa.Array:
