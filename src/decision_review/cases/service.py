@@ -480,7 +480,7 @@ def _store(
     at_text = _utc_text(now)
     events: list[NewEvent] = []
     for case, pk, decision_id, decision in zip(cases, case_pks, decision_ids, decisions, strict=True):
-        case_inputs = clean_inputs(case.inputs, "case")
+        case_inputs = case.inputs  # cleaned when the submission was read
         received = case_received_event(case, pk, case_inputs, at_text)
         events.append(dataclasses.replace(received, actor=actor) if actor != received.actor else received)
         events.append(decision_made_event(case, decision, pk, decision_id, case_inputs, at_text))

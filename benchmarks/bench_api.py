@@ -1,0 +1,244 @@
+"""Load run of the HTTP API on loopback: single-case decisions per second with latency percentiles,
+and batch throughput, against `decision-review serve` on SQLite and on PostgreSQL.
+
+The server runs as its own process (`decision-review serve --workers W`); this process is the
+client (httpx, asyncio, a bounded number of requests at a fixed concurrency). Every request is a
+new case (a German credit golden case under a fresh id), so each one is decided, stored and
+audited; nothing is a duplicate. In the same run, as the floor to compare with, the engine alone
+decides one case at a time in this process (no HTTP, no database).
+
+    python benchmarks/bench_api.py                       # both engines, defaults below
+    python benchmarks/bench_api.py --engine sqlite --requests 2000 --concurrency 32 --workers 2
+
+Targets (issue 5, 2-core machine): >= 500 single-case decisions/s with p99 <= 50 ms on SQLite;
+batch >= 20,000 cases/s. The machine is shared: figures are noisy (see benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_SERVER = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PRODUCT = "german_credit"
+
+
+def templates() -> list[dict]:
+    from decision_review.policy import read_policy
+
+    spec = read_policy(ROOT / "policies" / f"{PRODUCT}.yaml").spec
+    return [dict(g.case) for g in spec.golden_cases]
+
+
+@contextmanager
+def database(kind: str, home: Path):
+    if kind == "sqlite":
+        yield f"sqlite:///{home / 'bench.db'}"
+        return
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name = f"dr_bench_api_{uuid.uuid4().hex[:8]}"
+    admin = make_url(PG_SERVER).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(PG_SERVER).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def intake_token(url: str) -> str:
+    from decision_review.store.db import make_engine, make_session_factory, migrate
+    from decision_review.users.service import add_user
+
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            return add_user(session, "bench", "intake", actor="bench").token
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def server(url: str, home: Path, port: int, workers: int):
+    env = {**os.environ, "DATABASE_URL": url, "DR_HOME": str(home), "DR_MODELS_DIR": str(ROOT / "models"),
+           "DR_POLICIES_DIR": str(ROOT / "policies")}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "decision_review.cli.main", "serve", "--port", str(port), "--workers", str(workers),
+         "--no-access-log", "--log-level", "warning"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                if answer.status_code == 200 and process.poll() is None:  # ours, not another server
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:  # e.g. the port is taken
+                raise RuntimeError(
+                    f"the server did not start: {process.stderr.read() if process.stderr else ''}"
+                )
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+async def single_cases(base: str, token: str, n: int, concurrency: int, run: str) -> dict:
+    cases = templates()
+    latencies: list[float] = []
+    errors = 0
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(n):
+        queue.put_nowait(i)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, limits=limits,
+                                 timeout=60) as client:  # fmt: skip
+
+        async def worker() -> None:
+            nonlocal errors
+            while not queue.empty():
+                i = queue.get_nowait()
+                body = {"case_id": f"{run}-{i}", **cases[i % len(cases)]}
+                start = time.perf_counter()
+                response = await client.post(f"/api/v1/products/{PRODUCT}/cases", json=body)
+                latencies.append(time.perf_counter() - start)
+                if response.status_code != 201:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return {
+        "requests": n,
+        "errors": errors,
+        "per_second": n / elapsed,
+        "p50_ms": percentile(latencies, 0.50) * 1000,
+        "p95_ms": percentile(latencies, 0.95) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+    }
+
+
+def batches(base: str, token: str, size: int, count: int, run: str) -> dict:
+    cases = templates()
+    total, elapsed, created = 0, 0.0, 0
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=600) as client:
+        for b in range(count):
+            body = {"cases": [{"case_id": f"{run}-b{b}-{i}", **cases[i % len(cases)]} for i in range(size)]}
+            start = time.perf_counter()
+            response = client.post(f"/api/v1/products/{PRODUCT}/cases/batch", json=body)
+            elapsed += time.perf_counter() - start
+            if response.status_code != 201:
+                raise RuntimeError(f"batch failed: {response.status_code} {response.text[:300]}")
+            created += response.json()["counts"].get("created", 0)
+            total += size
+    return {
+        "cases": total,
+        "created": created,
+        "per_second": total / elapsed,
+        "seconds_per_batch": elapsed / count,
+    }
+
+
+def engine_floor(n: int) -> dict:
+    """The engine alone, one case per call, in this process: what no API can beat."""
+    import pandas as pd
+
+    from decision_review.engine import DecisionEngine
+    from decision_review.modeling.registry import ModelRegistry
+
+    engine = DecisionEngine.from_policy_file(
+        ROOT / "policies" / f"{PRODUCT}.yaml", ModelRegistry(ROOT / "models")
+    )
+    cases = templates()
+    frames = [pd.DataFrame([{"case_id": f"floor-{i}", **cases[i % len(cases)]}]) for i in range(n)]
+    times = []
+    for frame in frames:
+        start = time.perf_counter()
+        engine.decide(frame)
+        times.append(time.perf_counter() - start)
+    return {"p50_ms": percentile(times, 0.5) * 1000, "p99_ms": percentile(times, 0.99) * 1000}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--requests", type=int, default=2000, help="single-case requests per engine")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--batches", type=int, default=3)
+    parser.add_argument("--port", type=int, default=0, help="0: a free port")
+    args = parser.parse_args()
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"workers {args.workers}, concurrency {args.concurrency}, {args.requests} single cases, "
+          f"{args.batches} batches of {args.batch_size}")  # fmt: skip
+    floor = engine_floor(300)
+    print(
+        f"engine alone, one case per call (floor): p50 {floor['p50_ms']:.1f} ms, p99 {floor['p99_ms']:.1f} ms"
+    )
+    kinds = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
+    port = args.port or free_port()
+    for kind in kinds:
+        with tempfile.TemporaryDirectory(prefix="dr-bench-api-") as tmp, database(kind, Path(tmp)) as url:
+            token = intake_token(url)
+            with server(url, Path(tmp), port, args.workers) as base:
+                run = uuid.uuid4().hex[:6]
+                asyncio.run(
+                    single_cases(base, token, min(200, args.requests), args.concurrency, run + "w")
+                )  # warm-up
+                single = asyncio.run(single_cases(base, token, args.requests, args.concurrency, run))
+                batch = batches(base, token, args.batch_size, args.batches, run)
+        print(
+            f"{kind:10s} single: {single['per_second']:7.0f} decisions/s, p50 {single['p50_ms']:.1f} ms, "
+            f"p95 {single['p95_ms']:.1f} ms, p99 {single['p99_ms']:.1f} ms, errors {single['errors']}"
+        )
+        print(
+            f"{kind:10s} batch:  {batch['per_second']:7.0f} cases/s ({batch['seconds_per_batch']:.2f} s per batch of "
+            f"{args.batch_size}, {batch['created']} created)"
+        )
+    print(f"mean of the floor's p50 and p99: {statistics.fmean([floor['p50_ms'], floor['p99_ms']]):.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
