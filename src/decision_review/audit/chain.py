@@ -246,9 +246,10 @@ class ChainVerifier:
             if prev_hash != last:
                 self.broken = Break(seq, BreakKind.PREV_HASH_MISMATCH, last, str(prev_hash))
                 break
-            try:  # event_document, inlined; prev_hash equals `last`, a hex digest, so needs no escaping
+            # prev_hash + event_document, inlined; prev_hash equals `last`, a hex digest: no escaping
+            try:
                 document = (
-                    f'{{"actor":{get(actor) or quoted.setdefault(actor, enc(actor))},'
+                    f'{prev_hash}{{"actor":{get(actor) or quoted.setdefault(actor, enc(actor))},'
                     f'"case_id":{"null" if case_id is None else enc(case_id)},'
                     f'"kind":{get(kind) or quoted.setdefault(kind, enc(kind))},'
                     f'"model_ref":{get(model_ref) or quoted.setdefault(model_ref, enc(model_ref))},'
@@ -258,7 +259,7 @@ class ChainVerifier:
                     f'"product":{get(product) or quoted.setdefault(product, enc(product))},'
                     f'"seq":{seq},"ts":{get(ts) or quoted.setdefault(ts, enc(ts))}}}'
                 )
-                computed = sha256((prev_hash + document).encode()).hexdigest()
+                computed = sha256(document.encode()).hexdigest()
             except (TypeError, UnicodeEncodeError):  # a field of the wrong type or unencodable text
                 computed = "(not hashable: a field has the wrong type)"
             if computed != stored:

@@ -44,13 +44,13 @@ from decision_review.audit.chain import (
     canonical_json,
     event_document,
 )
-from decision_review.audit.ranges import read_pages
+from decision_review.audit.ranges import PAGE_ROWS, check_range, mapped, read_pages
 from decision_review.errors import InvalidInput
 from decision_review.store.db import snapshot
 from decision_review.store.tables import AuditChainHead, AuditEvent
 
 INSERT_CHUNK = 5_000  # rows per executemany: bounds memory of one statement, not the transaction
-VERIFY_CHUNK = 20_000
+VERIFY_CHUNK = PAGE_ROWS  # rows per page read; see audit.ranges for why not more
 
 _events = AuditEvent.__table__
 _head = AuditChainHead.__table__
@@ -243,23 +243,20 @@ def append_one(session: Session, event: NewEvent) -> StoredEvent:
 # Reading
 
 
-def _marker(connection: Connection) -> str:
-    return "?" if connection.dialect.paramstyle == "qmark" else "%s"
-
-
 def iter_chunks(
     connection: Connection, first_seq: int = 1, last_seq: int | None = None, chunk_size: int = VERIFY_CHUNK
 ) -> Iterator[list[tuple[Any, ...]]]:
     """Events from `first_seq` (to `last_seq`, or the end) as lists of tuples in COLUMNS order.
 
-    Keyset pages through the driver's own cursor (the fastest way both drivers return rows);
-    use inside `store.db.snapshot` so every page sees the same chain.
+    Read through the driver's own connection (the fastest way both drivers return rows, see
+    `audit.ranges`); use inside `store.db.snapshot` so every page sees the same chain, and
+    exhaust or close the iterator before using the connection for anything else.
     """
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    pages = read_pages(connection.connection.dbapi_connection, first_seq, last_seq, chunk_size)
     try:
-        yield from read_pages(cursor, _marker(connection), first_seq, last_seq, chunk_size)
+        yield from pages
     finally:
-        cursor.close()
+        pages.close()  # type: ignore[attr-defined]
 
 
 def read_head(connection: Connection | Session) -> ChainHead:
@@ -371,18 +368,14 @@ def verify(
     MAX_WORKERS, once the log has PARALLEL_FROM events; otherwise one walk in this process.
     """
     started = time.perf_counter()
-    with snapshot(engine) as connection:
+    with snapshot(engine) as connection, mapped(connection.connection.dbapi_connection):
         head = read_head(connection)
         verifier = ChainVerifier()
         count = _worker_count(workers, head.seq)
         if count > 1:
             _verify_in_workers(engine, connection, verifier, head.seq, count, chunk_size, progress)
         if verifier.broken is None:  # the rest: everything in a single walk, or what lies after the head
-            for rows in iter_chunks(connection, first_seq=verifier.next_seq, chunk_size=chunk_size):
-                if verifier.feed(rows) is not None:
-                    break
-                if progress is not None:
-                    progress(verifier.count)
+            check_range(connection.connection.dbapi_connection, verifier, None, chunk_size, progress)
         verifier.finish(head.seq, head.hash)
         if verifier.broken is None:
             for seq, expected in anchors:
@@ -463,11 +456,11 @@ def _verify_in_workers(
         thread.start()
     for thread in threads:
         thread.join()
-    for (first, last), result in zip(ranges, results, strict=True):
+    for (_, last), result in zip(ranges, results, strict=True):
         if result is None:  # the worker failed: walk its range here instead
-            for rows in iter_chunks(connection, first, last, chunk_size):
-                if verifier.feed(rows) is not None:
-                    return
+            check_range(connection.connection.dbapi_connection, verifier, last, chunk_size)
+            if verifier.broken is not None:
+                return
         else:
             verifier.count += result["count"]
             if result["broken"] is not None:
