@@ -1,22 +1,30 @@
 """The fast ways `verify` reads and checks the chain report exactly what a plain walk does.
 
-`verify` reads through the driver in small pages (SQLite: one streamed statement; PostgreSQL:
-keyset pages read ahead by a thread), in this process or in worker processes. The reference here
+`verify` reads through the driver in small pages (SQLite: one streamed statement with the five
+repeated fields as one `json_array` value, checked by `ChainVerifier.feed_grouped`, handing over
+to `feed` where that stops; PostgreSQL: keyset pages read ahead by a thread). The reference here
 is the simplest possible walk: every stored row, read straight from the database, fed to
 `ChainVerifier.feed` in one piece. Whatever is in the table, both must give the same report.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from decision_review.audit import ranges
 from decision_review.audit.chain import (
     COLUMNS,
+    GENESIS_HASH,
     Break,
     ChainVerifier,
+    canonical_json,
+    event_document,
+    event_hash,
 )
 from decision_review.audit.log import append, read_head, verify
 from decision_review.store.db import snapshot
@@ -40,6 +48,123 @@ def assert_same_report(url, engine, **options):
     report = verify(engine, **options)
     assert (report.broken, report.count) == expected, options
     return report
+
+
+# ---------------------------------------------------------------------------------------------
+# The grouped check on its own (no database)
+
+text = st.text(max_size=10).filter(lambda s: "\x00" not in s)
+texts_or_null = st.none() | text
+
+
+def chain_with(fields_per_event: list[tuple]) -> list[tuple]:
+    """A valid chain whose events carry the given (ts, actor, kind, product, case_id, policy_ref,
+    model_ref) fields; the payloads hold their own seq."""
+    rows, prev = [], GENESIS_HASH
+    for seq, fields in enumerate(fields_per_event, 1):
+        payload = canonical_json({"seq": seq, "note": 'é " \\ \n'})
+        try:
+            digest = event_hash(prev, event_document(seq, *fields, payload, prev))
+        except (TypeError, UnicodeEncodeError):  # not text: nothing hashes it, a forger stores it anyway
+            digest = "f" * 64
+        rows.append((seq, *fields, payload, prev, digest))
+        prev = digest
+    return rows
+
+
+def grouped(row: tuple) -> tuple:
+    """A stored row in GROUPED_COLUMNS order, as SQLite's json_array gives the shared fields."""
+    seq, ts, actor, kind, product, case_id, policy_ref, model_ref, payload, prev_hash, digest = row
+    shared = json.dumps([actor, kind, product, policy_ref, model_ref], ensure_ascii=False, default=str)
+    return seq, ts, case_id, shared, payload, prev_hash, digest
+
+
+def fast_then_exact(rows: list[tuple], page: int) -> ChainVerifier:
+    """What check_range does on SQLite: grouped pages until they stop, then `feed` from there."""
+    verifier = ChainVerifier()
+    start = 0
+    while start < len(rows):
+        if not verifier.feed_grouped([grouped(r) for r in rows[start : start + page]]):
+            break
+        start += page
+    rest = [r for r in rows if r[0] > verifier.last_seq]
+    for i in range(0, len(rest), page):
+        if verifier.feed(rest[i : i + page]) is not None:
+            break
+    return verifier
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    events=st.lists(
+        st.tuples(text, text, text, texts_or_null, texts_or_null, texts_or_null, texts_or_null),
+        min_size=2,
+        max_size=12,
+    ),
+    edit=st.sampled_from([*EDITS, "none"]),
+    page=st.integers(min_value=1, max_value=5),
+    data=st.data(),
+)
+def test_the_grouped_check_reports_exactly_what_feed_does(events, edit, page, data):
+    """Any text (quotes, backslashes, control characters, non-ASCII, "null"), any edit, any page
+    size: the grouped check then `feed` ends in the same state as `feed` alone."""
+    rows = chain_with(events)
+    if edit != "none":
+        k = data.draw(st.integers(min_value=0, max_value=len(rows) - 1), label="k")
+        j = data.draw(st.integers(min_value=0, max_value=len(rows) - 1).filter(lambda x: x != k), label="j")
+        rows = apply_edit(rows, edit, k, j)[0]
+    reference = ChainVerifier()
+    reference.feed(rows)
+    fast = fast_then_exact(rows, page)
+    assert (fast.broken, fast.count, fast.last_hash) == (
+        reference.broken,
+        reference.count,
+        reference.last_hash,
+    )
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        ("ts", 20240101),  # numbers where text belongs (SQLite keeps whatever type it is given)
+        ("actor", 7),
+        ("kind", 1.5),
+        ("product", "null"),  # the text "null" is not a null
+        ("policy_ref", '["a"]'),
+        ("model_ref", True),
+    ],
+)
+def test_odd_field_values_are_checked_alike_or_left_to_feed(odd):
+    name, value = odd
+    fields = ["2024-01-01T00:00:00.000000Z", "system", "case_received", None, "c-1", None, None]
+    position = ["ts", "actor", "kind", "product", "case_id", "policy_ref", "model_ref"].index(name)
+    events = [tuple(fields)] * 5
+    events[2] = (*fields[:position], value, *fields[position + 1 :])
+    rows = chain_with(events)
+    reference = ChainVerifier()
+    reference.feed(rows)
+    fast = fast_then_exact(rows, page=2)
+    assert (fast.broken, fast.count) == (reference.broken, reference.count)
+
+
+@pytest.mark.parametrize(
+    ("position", "before", "after"),
+    [
+        (3, None, "null"),  # product: a null becomes the text "null"
+        (1, "system", '"system"'),  # actor: a text becomes its own JSON form
+        (5, None, ""),  # policy_ref: a null becomes an empty text
+        (6, "m@1", "m@1 "),
+        (0, "2024-01-01T00:00:00.000000Z", "2024-01-01T00:00:00.000000Z\x00"),
+    ],
+)
+def test_an_edit_that_a_loose_reading_would_miss_is_found(position, before, after):
+    """The forger keeps the event's hash; only exact decoding of the shared fields tells them apart."""
+    fields = ["2024-01-01T00:00:00.000000Z", "system", "case_received", None, "c-1", None, "m@1"]
+    fields[position] = before
+    rows = chain_with([tuple(fields)] * 6)
+    rows[3] = (*rows[3][: position + 1], after, *rows[3][position + 2 :])
+    fast = fast_then_exact(rows, page=2)
+    assert (fast.broken.seq, fast.broken.kind) == (4, "hash_mismatch")
 
 
 # ---------------------------------------------------------------------------------------------

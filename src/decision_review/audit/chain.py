@@ -60,6 +60,12 @@ COLUMNS = (
     "hash",
 )
 
+# The same event with the five fields that repeat from event to event (actor, kind, product,
+# policy_ref, model_ref, in that order) as one JSON array text, `shared`: fewer values per row
+# for a driver to convert, and one lookup per event for their quoted forms (ChainVerifier.feed_grouped).
+SHARED_FIELDS = ("actor", "kind", "product", "policy_ref", "model_ref")
+GROUPED_COLUMNS = ("seq", "ts", "case_id", "shared", "payload", "prev_hash", "hash")
+
 
 class EventKind(StrEnum):
     """Every kind of event the log records. A regulator asks about each of these."""
@@ -273,6 +279,56 @@ class ChainVerifier:
         self.count += count
         return self.broken
 
+    def feed_grouped(self, rows: Iterable[tuple[Any, ...]]) -> bool:
+        """Check rows in GROUPED_COLUMNS order as far as they verify; False where they stop.
+
+        The same checks on the same bytes as `feed`, faster. It never reports a break itself:
+        at the first row that does not verify, or whose shared fields are not all text or null,
+        it returns False with the state left just before that row, and the caller feeds the
+        stored columns from there to `feed`, which decides (so every report is `feed`'s own).
+        """
+        if self.broken is not None:
+            return False
+        sha256 = hashlib.sha256
+        enc = encode_basestring
+        parts_of: dict[str, tuple[str, str, str, str] | None] = {}
+        get_parts = parts_of.get
+        quoted: dict[str | None, str] = {None: "null"}
+        get = quoted.get
+        expected_seq = self.next_seq
+        last = self.last_hash
+        count = 0
+        verified = True
+        for seq, ts, case_id, shared, payload, prev_hash, stored in rows:
+            if seq != expected_seq or prev_hash != last:
+                verified = False
+                break
+            parts = get_parts(shared)
+            if parts is None:
+                parts = parts_of[shared] = _shared_parts(shared)
+                if parts is None:
+                    verified = False
+                    break
+            actor_to_case, kind_to_payload, policy_to_prev, product_to_seq = parts
+            try:  # exactly `feed`'s document: prev_hash, then the fields in key order
+                document = (
+                    f"{prev_hash}{actor_to_case}{'null' if case_id is None else enc(case_id)}"
+                    f"{kind_to_payload}{payload}{policy_to_prev}{prev_hash}{product_to_seq}{seq}"
+                    f',"ts":{get(ts) or quoted.setdefault(ts, enc(ts))}}}'
+                )
+                verified = sha256(document.encode()).hexdigest() == stored
+            except (TypeError, UnicodeEncodeError):
+                verified = False
+            if not verified:
+                break
+            last = stored
+            expected_seq += 1
+            count += 1
+        self.next_seq = expected_seq
+        self.last_hash = last
+        self.count += count
+        return verified
+
     def finish(self, head_seq: int | None = None, head_hash: str | None = None) -> Break | None:
         """Compare where the chain ended with the recorded head (seq and hash), if given."""
         if self.broken is not None or head_seq is None:
@@ -284,6 +340,27 @@ class ChainVerifier:
         elif head_hash is not None and head_hash != self.last_hash:
             self.broken = Break(head_seq, BreakKind.HEAD_MISMATCH, self.last_hash, head_hash)
         return self.broken
+
+
+def _shared_parts(shared: Any) -> tuple[str, str, str, str] | None:
+    """The constant stretches of an event's document around case_id, payload, prev_hash and seq,
+    from the shared fields' JSON array; None unless it holds exactly five texts or nulls (then
+    only `feed`, on the stored columns, can say what an event with them hashes to)."""
+    try:
+        values = json.loads(shared)
+    except (TypeError, ValueError):
+        return None
+    if type(values) is not list or len(values) != len(SHARED_FIELDS):
+        return None
+    if not all(value is None or type(value) is str for value in values):
+        return None
+    actor, kind, product, policy_ref, model_ref = (_opt(value) for value in values)
+    return (
+        f'{{"actor":{actor},"case_id":',
+        f',"kind":{kind},"model_ref":{model_ref},"payload":',
+        f',"policy_ref":{policy_ref},"prev_hash":"',
+        f'","product":{product},"seq":',
+    )
 
 
 def verify_events(

@@ -10,7 +10,11 @@ Why the driver and these settings (measured in benchmarks/bench_audit.py; a 1.8 
 a few microseconds to read, so overheads per row and per page decide the rate):
 
 - sqlite3: one statement streamed with `fetchmany` (no page re-queries), the database file
-  memory-mapped while reading (no read() call per 4 kB page).
+  memory-mapped while reading (no read() call per 4 kB page), and the five fields that repeat
+  from event to event fetched as one `json_array` value (`chain.GROUPED_COLUMNS`): sqlite3
+  converts every value of every row separately, so seven values cost less than eleven. Where
+  that fast check stops, the stored columns are checked from there by `ChainVerifier.feed`,
+  which reports any break, exactly as without it.
 - psycopg: keyset pages of a binary cursor (no text parsing of integers; the server skips the
   text output of every column), each page fetched by a reader thread while the previous one is
   hashed, so the server's work overlaps ours.
@@ -33,9 +37,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from decision_review.audit.chain import COLUMNS, GENESIS_HASH, ChainVerifier
+from decision_review.audit.chain import COLUMNS, GENESIS_HASH, SHARED_FIELDS, ChainVerifier
 
 SELECT = f"SELECT {', '.join(COLUMNS)} FROM audit_events"
+SELECT_GROUPED = (
+    f"SELECT seq, ts, case_id, json_array({', '.join(SHARED_FIELDS)}), payload, prev_hash, hash "
+    "FROM audit_events"
+)
 PAGE_ROWS = 1_000
 # Upper bound of the memory map; SQLite caps it at its compile-time limit (2 GB by default) and
 # reads the rest of a larger file as usual.
@@ -68,6 +76,20 @@ def check_range(
 
     `progress` is called with the verifier's count after each page.
     """
+    if isinstance(connection, sqlite3.Connection):
+        grouped = _streamed(connection, SELECT_GROUPED, verifier.last_seq, last_seq, page_rows)
+        try:
+            for rows in grouped:
+                if not verifier.feed_grouped(rows):
+                    break
+                if progress is not None:
+                    progress(verifier.count)
+            else:
+                return
+        except sqlite3.Error:  # e.g. a BLOB where text belongs: json_array refuses it
+            pass
+        finally:
+            grouped.close()
     pages = read_pages(connection, verifier.next_seq, last_seq, page_rows)
     try:
         for rows in pages:
