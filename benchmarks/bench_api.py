@@ -80,9 +80,10 @@ def intake_token(url: str) -> str:
 def server(url: str, home: Path, port: int, workers: int):
     env = {**os.environ, "DATABASE_URL": url, "DR_HOME": str(home), "DR_MODELS_DIR": str(ROOT / "models"),
            "DR_POLICIES_DIR": str(ROOT / "policies")}  # fmt: skip
+    command = [sys.executable, "-m", "decision_review.cli.main", "serve", "--port", str(port),
+               "--workers", str(workers), "--no-access-log", "--log-level", "warning"]  # fmt: skip
     process = subprocess.Popen(
-        [sys.executable, "-m", "decision_review.cli.main", "serve", "--port", str(port), "--workers", str(workers),
-         "--no-access-log", "--log-level", "warning"],
+        command,
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
     try:
@@ -118,7 +119,7 @@ def free_port() -> int:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def single_cases(base: str, token: str, n: int, concurrency: int, run: str) -> dict:
@@ -234,8 +235,8 @@ def main() -> None:
             f"p95 {single['p95_ms']:.1f} ms, p99 {single['p99_ms']:.1f} ms, errors {single['errors']}"
         )
         print(
-            f"{kind:10s} batch:  {batch['per_second']:7.0f} cases/s ({batch['seconds_per_batch']:.2f} s per batch of "
-            f"{args.batch_size}, {batch['created']} created)"
+            f"{kind:10s} batch:  {batch['per_second']:7.0f} cases/s "
+            f"({batch['seconds_per_batch']:.2f} s per batch of {args.batch_size}, {batch['created']} created)"
         )
     print(f"mean of the floor's p50 and p99: {statistics.fmean([floor['p50_ms'], floor['p99_ms']]):.1f} ms")
 
