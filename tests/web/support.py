@@ -160,3 +160,33 @@ def pages(web_app, web_url) -> Iterator[Pages]:
             yield result
         finally:
             result.close()
+
+
+@pytest.fixture(scope="session")
+def pg_web_template(pg_server_url, pg_api_template, tmp_path_factory, api_catalog) -> Iterator[WebTemplate]:
+    """The web template on PostgreSQL: a database cloned from the API's template, then seeded."""
+    from sqlalchemy.engine import make_url
+
+    from tests.fixtures.store import fresh_pg_database
+
+    name, tokens = pg_api_template
+    with fresh_pg_database(pg_server_url, template=name, prefix="dr_webtpl_") as url:
+        outcomes = seed(url, tmp_path_factory.mktemp("pg-web"), api_catalog, tokens)
+        yield WebTemplate(Path(make_url(url).database), tokens, outcomes)
+
+
+@pytest.fixture
+def pg_pages(pg_server_url, pg_web_template, tmp_path, api_catalog) -> Iterator[Pages]:
+    """`pages` on a fresh PostgreSQL copy of the web template."""
+    from fastapi.testclient import TestClient
+
+    from tests.fixtures.store import fresh_pg_database
+
+    with fresh_pg_database(pg_server_url, template=str(pg_web_template.path)) as url:
+        app = build_app(url, tmp_path, api_catalog)
+        with TestClient(app):
+            result = Pages(app, url)
+            try:
+                yield result
+            finally:
+                result.close()
