@@ -207,3 +207,15 @@ def test_psi_known_values():
     drift = figures.drift(np.linspace(0, 1, 1001) * 0.5, np.linspace(0, 1, 1001) * 0.5)
     assert drift.psi == pytest.approx(0.0, abs=1e-9)
     assert all(abs(share - 0.1) < 0.002 for share in drift.reference)
+
+
+@pytest.mark.slow
+def test_publishing_checks_the_gates_again_whatever_the_stored_run_says(pages):
+    rita = pages.client("rita")
+    run = rita.post("/risk/backtests", {"product": GERMAN, "policy_text": candidate_text()})
+    run_id = run.headers["location"].rsplit("/", 1)[1]
+    stored = Path(pages.services.settings.home) / "backtests" / run_id / "gates.json"
+    stored.write_text(stored.read_text().replace('"passed":false', '"passed":true', 1))
+    refused = rita.post(f"/risk/backtests/{run_id}/publish", {"note": "tampered evidence"})
+    assert refused.status_code == 422 and "fails its gates" in refused.text
+    assert "german_credit v2" not in rita.get(f"/risk/policies?product={GERMAN}").text

@@ -2,9 +2,10 @@
 versions, backtests of a candidate policy against the live one (with the backtest's own HTML
 report and its fairness table), and publishing a candidate with its gates.
 
-Publishing goes through `policies.service.publish` (lint, golden cases, version checks, audit),
-after the candidate's gates: a candidate that breaks them is published only with a written
-justification (at least `MIN_JUSTIFICATION` characters), which goes into the publication's note.
+Publishing goes through `policies.service.publish` (lint, golden cases, version checks, audit) with
+the backtest's `PublishGate` (the gates run again on the reference history): a candidate that
+breaks them is published only with a written justification (at least `MIN_JUSTIFICATION`
+characters), which goes into the publication's note with the run it was based on.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from decision_review.api.deps import get_services
-from decision_review.backtest.gates import MIN_JUSTIFICATION
+from decision_review.backtest.gates import MIN_JUSTIFICATION, PublishGate
 from decision_review.errors import Conflict, InvalidInput
 from decision_review.policies import service as policies
 from decision_review.users.permissions import Permission
@@ -240,6 +241,12 @@ def publish(
         broken = ", ".join(f"{c.gate} ({c.subject})" for c in gates.breaks)
         evidence = f"gates broken ({broken}) on {gates.history}; published on the justification: {reason}"
     full_note = " | ".join(part for part in (note.strip(), f"backtest {run_id}: {evidence}") if part)
+    # The gates are checked again as the policy is published (the backtest's seam, with this
+    # request's justification), whatever the app was given: the run page is evidence, not authority.
+    configured = services.publish_gates
+    gate = (
+        configured if isinstance(configured, PublishGate) else PublishGate(services.registry)
+    ).with_justification(reason or None)
     try:
         with services.db.write() as session:
             version = policies.publish(
@@ -249,7 +256,7 @@ def publish(
                 actor=user.name,
                 note=full_note,
                 product=stored.meta["product"],
-                gates=services.publish_gates,
+                gates=gate,
                 source=f"policy published by {user.name} from backtest {run_id}",
             )
     except (InvalidInput, Conflict) as exc:
