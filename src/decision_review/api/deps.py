@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
+import anyio
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
@@ -78,14 +79,15 @@ class Services:
     publish_gates: GateCheck | None = None
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    """(async: FastAPI would run a plain function in its thread pool, one hop per request for nothing)"""
     return request.app.state.services
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_settings(services: ServicesDep) -> Settings:
+async def get_settings(services: ServicesDep) -> Settings:
     return services.settings
 
 
@@ -107,12 +109,20 @@ def _where(request: Request) -> dict[str, Any]:
     }
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    """The caller, from the bearer token; 401 (audited) when there is none or it is not valid."""
+    """The caller, from the bearer token; 401 (audited) when there is none or it is not valid.
+
+    The lookups run in a worker thread (one hop per request); the rest needs no thread."""
+    return await anyio.to_thread.run_sync(_principal, request, services, credentials)
+
+
+def _principal(
+    request: Request, services: Services, credentials: HTTPAuthorizationCredentials | None
+) -> Principal:
     where = _where(request)
     if credentials is None or credentials.scheme.lower() != "bearer":
         services.auth_events.record(
@@ -143,7 +153,7 @@ def permit(permission: Permission) -> Callable[..., Principal]:
     """A dependency: the caller, if their role has `permission` and (for routes with a `{product}`
     path parameter) their product lines include it; otherwise 403, audited."""
 
-    def dependency(request: Request, principal: CurrentUser, services: ServicesDep) -> Principal:
+    async def dependency(request: Request, principal: CurrentUser, services: ServicesDep) -> Principal:
         product = request.path_params.get("product")
         if not allowed(principal.role, permission):
             reason = f"role {principal.role.value} may not {permission.value}"
@@ -152,7 +162,8 @@ def permit(permission: Permission) -> Callable[..., Principal]:
         else:
             return principal
         where = _where(request)
-        services.auth_events.record(
+        await anyio.to_thread.run_sync(
+            services.auth_events.record,
             EventKind.ACCESS_DENIED,
             principal.name,
             {"reason": reason, "role": principal.role.value, "product": product, **where},
