@@ -72,7 +72,7 @@ def test_submit_review_override_and_export(live_server, tmp_path):
     assert decided.status_code == 200, decided.text
     body = decided.json()
     assert body["status"] == "decided"
-    adverse = [r for r in body["reasons"] if r["purpose"] == "adverse_action"]
+    adverse = [r for r in body["reasons"] if r["use"] == "adverse_action"]
     model = [r for r in adverse if r["source"] == "model"]
     assert model and all(r["contribution"] > 0 for r in model)
     assert [r["code"] for r in adverse if r["source"] == "policy"] == ["AFFORDABILITY_INSUFFICIENT"]

@@ -175,7 +175,7 @@ def test_fraud_overrides_of_blocks_need_four_eyes_but_closes_do_not(api):
     )
     assert block.json()["status"] == "overridden", block.text
     reasons = block.json()["reasons"]
-    assert any(r["purpose"] == "adverse_action" for r in reasons)
+    assert any(r["use"] == "adverse_action" for r in reasons)
 
 
 def test_the_stop_switch_sends_every_new_case_to_review(api):

@@ -32,7 +32,7 @@ class ReasonOut(_Out):
     contribution: float | None = Field(default=None, description="SHAP contribution, calibrated log-odds.")
     source: str | None = Field(default=None, description="model, policy or standard (human decisions).")
     adverse_action: bool | None = None
-    purpose: str | None = Field(default=None, description="decision or adverse_action (human decisions).")
+    use: str | None = Field(default=None, description="decision or adverse_action (human decisions).")
 
 
 class VersionOut(_Out):

@@ -152,7 +152,7 @@ def _adverse_action(
                 f"{what}: a decline must carry at least one adverse-action reason, and neither the model nor "
                 "the reason codes given supply one; choose them (adverse_action_reasons)"
             )
-        return [{**r, "purpose": "adverse_action"} for r in prefilled]
+        return [{**r, "use": "adverse_action"} for r in prefilled]
     options = catalog.resolve(codes, what=what)
     not_adverse = [o.code for o in options if not o.adverse_action]
     if not_adverse:
@@ -163,11 +163,11 @@ def _adverse_action(
     if not options:
         raise InvalidInput(f"{what}: a decline must carry at least one adverse-action reason")
     contributions = {r.get("code"): r.get("contribution") for r in auto_reasons}
-    return [{**o.stored(contributions.get(o.code)), "purpose": "adverse_action"} for o in options]
+    return [{**o.stored(contributions.get(o.code)), "use": "adverse_action"} for o in options]
 
 
 def _stored_reasons(options: Sequence[ReasonOption]) -> list[dict[str, Any]]:
-    return [{**o.stored(), "purpose": "decision"} for o in options]
+    return [{**o.stored(), "use": "decision"} for o in options]
 
 
 def _amount_rule(live: LiveProduct, inputs: dict[str, Any]) -> str | None:
