@@ -364,14 +364,13 @@ def verify(
 
     `workers` > 1 splits the chain into that many ranges verified by worker processes, one per
     core (each starts from the stored hash before its range; the ranges are then joined in
-    order, so the report is the same as a single walk's). None: one worker per two cores, up to
-    MAX_WORKERS, once the log has PARALLEL_FROM events; otherwise one walk in this process.
+    order, so the report is the same as a single walk's). None: see `worker_count`.
     """
     started = time.perf_counter()
     with snapshot(engine) as connection, mapped(connection.connection.dbapi_connection):
         head = read_head(connection)
         verifier = ChainVerifier()
-        count = _worker_count(workers, head.seq)
+        count = worker_count(workers, head.seq)
         if count > 1:
             _verify_in_workers(engine, connection, verifier, head.seq, count, chunk_size, progress)
         if verifier.broken is None:  # the rest: everything in a single walk, or what lies after the head
@@ -397,10 +396,18 @@ PARALLEL_FROM = 200_000
 MAX_WORKERS = 4
 
 
-def _worker_count(workers: int | None, events: int) -> int:
+def worker_count(workers: int | None, events: int) -> int:
+    """How many processes verify a log of `events` events when `workers` were asked for.
+
+    None: one per core this process may run on, up to MAX_WORKERS, once the log has
+    PARALLEL_FROM events (a worker costs a fraction of a second to start); otherwise one walk in
+    this process. Checking a hash is CPU-bound Python, one core per process, and a verification
+    is a burst of seconds, so it takes the cores it can get; measured on 2 cores (shared) in
+    benchmarks/RESULTS.md.
+    """
     if workers is None:
-        # Half the cores: the database server (and the application) need the others.
-        return max(1, min((os.cpu_count() or 1) // 2, MAX_WORKERS)) if events >= PARALLEL_FROM else 1
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return max(1, min(cores, MAX_WORKERS)) if events >= PARALLEL_FROM else 1
     return max(1, min(workers, events // 2 or 1))
 
 
