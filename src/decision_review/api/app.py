@@ -54,8 +54,9 @@ def create_app(
 ) -> FastAPI:
     """A ready application on the settings' database.
 
-    `publish_gates` is the check a policy must pass to be published (the backtest gates plug in
-    here). `catalog` shares built engines between apps (tests build many apps on the same policies).
+    `publish_gates` is the check a policy must pass to be published: by default the backtest's
+    gates on each policy's reference history (`backtest.gates.PublishGate`). `catalog` shares
+    built engines between apps (tests build many apps on the same policies).
     `run_migrations` brings the schema up to date first (the `serve` command does it once
     before starting workers). `background` runs the alert checker while the app runs.
     """
@@ -70,6 +71,10 @@ def create_app(
         registry = catalog.registry
     registry = registry or ModelRegistry(settings.models_dir)
     catalog = catalog or ProductCatalog(registry, settings)
+    if publish_gates is None:
+        from decision_review.backtest.gates import PublishGate
+
+        publish_gates = PublishGate(registry, base_dir=settings.policies_dir)
     services = Services(
         settings=settings,
         db=db,
@@ -83,7 +88,7 @@ def create_app(
         publish_gates=publish_gates,
     )
     if bootstrap:
-        bootstrap_policies(db.write, settings.policies_dir, registry)
+        bootstrap_policies(db.write, settings.policies_dir, registry, gates=publish_gates)
     with db.read() as session:
         for product in live_products(session):
             try:

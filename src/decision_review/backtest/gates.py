@@ -355,6 +355,10 @@ class PublishGate:
         """The same check for one request that records a justification."""
         return PublishGate(self.registry, base_dir=self.base_dir, justification=justification)
 
+    def audit_details(self) -> dict | None:
+        """What the last check found, for the publication's audit event (None before any check)."""
+        return self.decision.audit_details() if self.decision is not None else None
+
     def __call__(self, policy: CompiledPolicy) -> list[str]:
         model = self.registry.load(policy.model_name, policy.model_version)
         decision = check_publishable(

@@ -35,6 +35,7 @@ def serve(
     """Serve the API (docs at http://HOST:PORT/docs); migrations run first."""
     import uvicorn
 
+    from decision_review.backtest.gates import PublishGate
     from decision_review.modeling.registry import ModelRegistry
     from decision_review.policies.service import bootstrap_policies
     from decision_review.store.db import make_engine, make_session_factory, migrate, resolve_url
@@ -48,7 +49,8 @@ def serve(
     try:
         sessions = make_session_factory(engine)
         registry = ModelRegistry(settings.models_dir)
-        published = bootstrap_policies(sessions.begin, settings.policies_dir, registry)
+        gates = PublishGate(registry, base_dir=settings.policies_dir)
+        published = bootstrap_policies(sessions.begin, settings.policies_dir, registry, gates=gates)
     finally:
         engine.dispose()
     for version in published:

@@ -66,6 +66,7 @@ def publish(product: str, body: PublishIn, principal: Publisher, services: Servi
     with services.db.write() as session:
         version = service.publish(
             session, body.yaml, services.registry, actor=principal.name, note=body.note, product=product,
-            gates=services.publish_gates, source=f"policy published by {principal.name}",
+            gates=service.justified(services.publish_gates, body.justification),
+            source=f"policy published by {principal.name}",
         )  # fmt: skip
     return dataclasses.asdict(version)

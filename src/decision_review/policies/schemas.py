@@ -20,6 +20,12 @@ class PublishIn(PolicyTextIn):
     note: str | None = Field(
         default=None, max_length=2000, description="Why this version: kept with it and audited."
     )
+    justification: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Why to publish although a fairness or performance gate breaks (audited); "
+        "without one, a policy that breaks a gate is refused.",
+    )
 
 
 class PolicyVersionOut(BaseModel):

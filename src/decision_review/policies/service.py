@@ -49,7 +49,30 @@ log = logging.getLogger(__name__)
 _policies = PublishedPolicy.__table__
 
 # A gate check: the compiled policy in, the reasons it may not be published out (empty: it may).
+# The backtest's `PublishGate` is one; it also offers `with_justification(text)` (the same check for
+# a request that records why a broken gate is accepted) and `audit_details()` (what the check found,
+# kept in the publication's audit event). Plain callables without them work too.
 GateCheck = Callable[[CompiledPolicy], Sequence[str]]
+
+BOOTSTRAP_JUSTIFICATION = (
+    "Bundled policy published by the system at first start so the product line can run; its gate "
+    "results are recorded here for the risk team to review before relying on it."
+)
+
+
+def justified(gates: GateCheck | None, justification: str | None) -> GateCheck | None:
+    """The gate check for one request, with its justification (if any) when the check takes one.
+
+    A fresh check per request: what it found (`audit_details`) belongs to that request alone.
+    """
+    if gates is None or not hasattr(gates, "with_justification"):
+        return gates
+    return gates.with_justification(justification or None)
+
+
+def _gate_details(gates: GateCheck | None) -> dict[str, Any] | None:
+    details = getattr(gates, "audit_details", None)
+    return details() if callable(details) else None
 
 
 @dataclass(frozen=True)
@@ -295,6 +318,7 @@ def publish(
                     "previous_live_version": previous.version if previous is not None else None,
                     "golden_cases_passed": len(golden),
                     "gates_run": gates is not None,
+                    "gates": _gate_details(gates),
                     "warnings": list(policy.warnings),
                     "note": note,
                     "source": source,
@@ -330,13 +354,19 @@ def _check_new_version(session: Session, policy: CompiledPolicy) -> None:
 
 
 def bootstrap_policies(
-    write: Callable[[], AbstractContextManager[Session]], policies_dir: Path, registry: ModelRegistry
+    write: Callable[[], AbstractContextManager[Session]],
+    policies_dir: Path,
+    registry: ModelRegistry,
+    *,
+    gates: GateCheck | None = None,
 ) -> list[PolicyVersion]:
     """Publish, as ``system``, each policy file whose product line has nothing published yet.
 
-    Each file is its own transaction. A file that cannot be published is logged and skipped (the
-    other product lines still start); a product line another worker published at the same moment
-    is left as that worker published it.
+    The gates run and their results go into the audit event; a bundled policy that breaks one is
+    still published, on `BOOTSTRAP_JUSTIFICATION`, so a first start never leaves a product line
+    without a policy. Each file is its own transaction. A file that cannot be published is logged
+    and skipped (the other product lines still start); a product line another worker published at
+    the same moment is left as that worker published it.
     """
     from sqlalchemy.exc import IntegrityError as DatabaseIntegrityError
 
@@ -358,6 +388,7 @@ def bootstrap_policies(
                         registry,
                         actor=SYSTEM,
                         note=f"bootstrap from {path.name}",
+                        gates=justified(gates, BOOTSTRAP_JUSTIFICATION),
                         source=str(path),
                     )
                 )
