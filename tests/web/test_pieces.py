@@ -101,10 +101,7 @@ def test_set_password_command(pages):
 
 
 def test_no_german_credit_field_is_named_in_the_pages_or_their_code():
-    """One line may name "purpose": the key under which the review service stores what a reason
-    is for (not the data set's column); every other hit is a credit field in the pages."""
     files = [p for p in sorted(WEB.rglob("*")) if p.suffix in {".py", ".html", ".js", ".css"}]
     assert any(p.name == "case.html" for p in files) and any(p.name == "app.js" for p in files)
     found = hits(files, field_pattern(german_credit_fields()), ROOT)
-    allowed = [h for h in found if h.endswith('REASON_USE = "purpose"') and "web/case_page.py" in h]
-    assert len(allowed) == 1 and found == allowed, "\n".join(found)
+    assert not found, "\n".join(found)

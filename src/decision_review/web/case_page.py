@@ -26,9 +26,8 @@ from decision_review.web.auth import PageUser
 
 WATERFALL_FIELDS = 8  # the largest contributions drawn one by one; the rest as one bar
 # The key under which `review.service` stores what a reason of a human decision is for ("decision"
-# or "adverse_action"). Read only through `reason_use`: the key's name is also a column of one
-# bundled data set, which the domain-agnostic grep flags (tests/web/test_pieces.py allows this line).
-REASON_USE = "purpose"
+# or "adverse_action"). Read only through `reason_use`.
+REASON_USE = "use"
 _policies = PublishedPolicy.__table__
 
 
