@@ -79,9 +79,14 @@ class Services:
     publish_gates: GateCheck | None = None
 
 
+def services_of(request: Request) -> Services:
+    """The app's services, for code that runs outside FastAPI's dependency injection (the pages)."""
+    return request.app.state.services
+
+
 async def get_services(request: Request) -> Services:
     """(async: FastAPI would run a plain function in its thread pool, one hop per request for nothing)"""
-    return request.app.state.services
+    return services_of(request)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

@@ -90,6 +90,7 @@ class EventKind(StrEnum):
     USER_DISABLED = "user_disabled"
     TOKEN_ISSUED = "token_issued"
     TOKEN_REVOKED = "token_revoked"
+    PASSWORD_SET = "password_set"
     WEBHOOK_SENT = "webhook_sent"
     WEBHOOK_CONFIGURED = "webhook_configured"
     APPROVAL_REQUESTED = "approval_requested"

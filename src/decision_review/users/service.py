@@ -370,15 +370,14 @@ def check_new_password(password: str) -> str:
 def set_password(session: Session, name: str, password: str, *, actor: str) -> None:
     """Give a user a password for the web pages (replacing any old one: their page sessions end).
 
-    Not audited yet: the audit log has no event kind for a password change (`password_set` is
-    proposed); the change of credential is otherwise like issuing a token. `actor` is kept for it.
+    Audited like issuing a token (`password_set`, who and for whom; never the password or its hash).
     """
-    del actor  # recorded once the audit log has a kind for it
     user = _user_row(session, name)
     if user.disabled:
         raise Conflict(f"user {name!r} is disabled; a disabled user cannot be given a password")
     stored = hash_password(check_new_password(password))
     session.execute(update(_users).where(_users.c.id == user.id).values(password_hash=stored))
+    append(session, [NewEvent(EventKind.PASSWORD_SET, actor=actor, payload={"user": user.name})])
 
 
 def password_fingerprint(stored: str | None) -> str:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Form, Request
 
-from decision_review.api.deps import Services, get_services
+from decision_review.api.deps import Services, services_of
 from decision_review.audit.chain import EventKind
 from decision_review.users.permissions import Permission, allowed
 from decision_review.users.service import Principal, signed_in_principal
@@ -68,7 +68,7 @@ def optional_user(request: Request) -> PageUser | None:
     user = None
     session = session_of(request)
     if session is not None:
-        services: Services = get_services(request)
+        services: Services = services_of(request)
         with services.db.read() as db:
             principal = signed_in_principal(db, session.user_id, session.fingerprint)
         if principal is not None:
@@ -95,7 +95,7 @@ def _where(request: Request) -> dict[str, Any]:
 
 def refuse(request: Request, user: PageUser, reason: str, product: str | None = None) -> PageForbidden:
     """Audit a refusal (throttled, as the API does) and return the exception to raise."""
-    services: Services = get_services(request)
+    services: Services = services_of(request)
     where = _where(request)
     services.auth_events.record(
         EventKind.ACCESS_DENIED,

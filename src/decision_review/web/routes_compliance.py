@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 
-from decision_review.api.deps import get_services
+from decision_review.api.deps import services_of
 from decision_review.audit import service as audit
 from decision_review.audit.chain import EventKind
 from decision_review.audit.log import read_head
@@ -104,7 +104,7 @@ def audit_page(
     until: str = "",
     after: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
-    services = get_services(request)
+    services = services_of(request)
     error = None
     chosen = audit_product(request, user, product)
     filters = {
@@ -198,7 +198,7 @@ def _summary(event: dict[str, Any]) -> str:
 
 @router.post("/compliance/audit/verify")
 def verify(request: Request, user: Verifier) -> Response:
-    services = get_services(request)
+    services = services_of(request)
     report = audit.verify_chain(services.db.engine, services.db.write, user.name)
     if report.ok:
         message = (
@@ -220,7 +220,7 @@ def export(
     kind: Text = "",
     format: Text = "jsonl",
 ) -> Response:
-    services = get_services(request)
+    services = services_of(request)
     chosen = audit_product(request, user, product)
     if format not in ("jsonl", "csv", "parquet"):
         return redirect(request, "/compliance/audit", "Choose JSON lines, CSV or Parquet.", "error")
@@ -253,7 +253,7 @@ def export(
 
 @router.get("/compliance/fairness")
 def fairness_page(request: Request, user: ReportReader, product: str = "") -> Response:
-    services = get_services(request)
+    services = services_of(request)
     with services.db.read() as session:
         visible, chosen = products.choose(request, session, user, product or None)
         report = None
@@ -331,7 +331,7 @@ def notice_reasons(decision: Any, rules: list[dict[str, Any]]) -> list[str]:
 def notice(request: Request, product: str, case_id: str, user: AuditReader) -> Response:
     from decision_review.cases.detail import case_detail
 
-    services = get_services(request)
+    services = services_of(request)
     words = wording.wording(product)
     with services.db.read() as session:
         visible, _ = products.choose(request, session, user, product)

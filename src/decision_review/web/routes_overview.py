@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from decision_review.api.deps import get_services
+from decision_review.api.deps import services_of
 from decision_review.reports.service import metrics
 from decision_review.store.repository import utc_now
 from decision_review.users.permissions import Permission
@@ -35,7 +35,7 @@ def product_drift(request: Request, session: Any, live: Any) -> figures.Drift:
 
 @router.get("/overview")
 def overview(request: Request, user: Reader, product: str = "") -> Response:
-    services = get_services(request)
+    services = services_of(request)
     now = utc_now()
     with services.db.read() as session:
         visible, chosen = products.choose(request, session, user, product or None)

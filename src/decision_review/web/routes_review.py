@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 
-from decision_review.api.deps import Services, get_services
+from decision_review.api.deps import Services, services_of
 from decision_review.errors import Conflict, InvalidInput
 from decision_review.products.service import control
 from decision_review.review import service as review
@@ -40,7 +40,7 @@ Text = Annotated[str, Form()]
 
 
 def _services(request: Request) -> Services:
-    return get_services(request)
+    return services_of(request)
 
 
 def case_url(product: str, case_id: str) -> str:

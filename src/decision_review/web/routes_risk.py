@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
-from decision_review.api.deps import get_services
+from decision_review.api.deps import services_of
 from decision_review.backtest.gates import MIN_JUSTIFICATION, PublishGate
 from decision_review.errors import Conflict, InvalidInput
 from decision_review.policies import service as policies
@@ -37,7 +37,7 @@ REPORT_CSP = (
 
 @router.get("/risk/policies")
 def policies_page(request: Request, user: Checker, product: str = "") -> Response:
-    services = get_services(request)
+    services = services_of(request)
     with services.db.read() as session:
         visible, chosen = products.choose(request, session, user, product or None)
         versions = policies.list_versions(session, chosen) if chosen else []
@@ -51,7 +51,7 @@ def policies_page(request: Request, user: Checker, product: str = "") -> Respons
 
 @router.get("/risk/policies/{product}/diff")
 def diff_page(request: Request, product: str, user: Checker, a: str = "", b: str = "") -> Response:
-    services = get_services(request)
+    services = services_of(request)
     with services.db.read() as session:
         visible, _ = products.choose(request, session, user, product)
         old = policies.get_version(session, product, a)
@@ -67,7 +67,7 @@ def diff_page(request: Request, product: str, user: Checker, a: str = "", b: str
 
 @router.get("/risk/policies/{product}/{version}")
 def version_page(request: Request, product: str, version: str, user: Checker) -> Response:
-    services = get_services(request)
+    services = services_of(request)
     with services.db.read() as session:
         visible, _ = products.choose(request, session, user, product)
         shown = policies.get_version(session, product, version)
@@ -94,7 +94,7 @@ def _backtests_form(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    services = get_services(request)
+    services = services_of(request)
     with services.db.read() as session:
         visible, chosen = products.choose(request, session, user, product or None)
         live = policies.live_version(session, chosen) if chosen else None
@@ -123,7 +123,7 @@ def run_backtest(
     policy_file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     """Replay the candidate over its reference history beside the live policy (takes seconds)."""
-    services = get_services(request)
+    services = services_of(request)
     text = policy_text
     if policy_file is not None and policy_file.filename:
         raw = policy_file.file.read(backtests.MAX_POLICY_BYTES + 1)
@@ -146,7 +146,7 @@ def run_backtest(
 
 
 def _stored(request: Request, user: PageUser, run_id: str) -> backtests.StoredRun:
-    stored = backtests.load(get_services(request).settings.home, run_id)
+    stored = backtests.load(services_of(request).settings.home, run_id)
     product = stored.meta["product"]
     if not user.principal.can_see(product):
         raise refuse(request, user, f"user {user.name} is not allowed product line {product!r}", product)
@@ -162,7 +162,7 @@ def _run_page(
     values: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
-    services = get_services(request)
+    services = services_of(request)
     stored = _stored(request, user, run_id)
     product = stored.meta["product"]
     report = stored.report()
@@ -222,7 +222,7 @@ def backtest_report(request: Request, run_id: str, user: Checker) -> Response:
 def publish(
     request: Request, run_id: str, user: Publisher, note: Text = "", justification: Text = ""
 ) -> Response:
-    services = get_services(request)
+    services = services_of(request)
     stored = _stored(request, user, run_id)
     gates = stored.gates()
     values = {"note": note, "justification": justification}

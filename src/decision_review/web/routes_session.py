@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from decision_review.api.deps import get_services
+from decision_review.api.deps import services_of
 from decision_review.audit.chain import EventKind
 from decision_review.schemas import Role
 from decision_review.users.permissions import Permission, allowed
@@ -91,7 +91,7 @@ def sign_in(
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     state = web_state(request)
-    services = get_services(request)
+    services = services_of(request)
     payload = state.signer.unsign("signin", request.cookies.get(SIGNIN_COOKIE))
     if payload is None or not csrf_matches(payload.get("csrf"), csrf_token):
         return _signin_form(request, error="The sign-in form had expired; please sign in again.", status=403)
