@@ -32,7 +32,7 @@ def infer_contract(dataset: Dataset) -> InputContract:
     Sources of protected attributes are carried with ``model_input=False``: validated and stored,
     available to policy rules, never fed to the model.
 
-    >>> infer_contract(load_dataset("german_credit")).field("age_in_years").model_input  # doctest: +SKIP
+    >>> infer_contract(load_dataset("fraud_alerts")).field("customer_age").model_input  # doctest: +SKIP
     False
     """
     return contract_from_frame(
@@ -179,9 +179,9 @@ def check_cases(frame: pd.DataFrame, contract: InputContract) -> CheckedCases:
     `unknown_columns`. (`CaseChecker` is the same check prepared once per contract, for callers
     that check many batches.)
 
-    >>> checked = check_cases(pd.DataFrame({"duration_in_month": ["abc"]}), contract)  # doctest: +SKIP
+    >>> checked = check_cases(pd.DataFrame({"amount_minor": ["abc"]}), contract)  # doctest: +SKIP
     >>> checked.errors.iloc[0]  # doctest: +SKIP
-    "field 'duration_in_month': 'abc' is not a number; ..."
+    "field 'amount_minor': 'abc' is not a number; ..."
     """
     return CaseChecker(contract).check(frame).to_checked_cases(contract)
 
