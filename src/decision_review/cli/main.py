@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from decision_review import __version__
-from decision_review.cli import audit, backtest, datasets, decide, models, policy, serve, users
+from decision_review.cli import audit, backtest, datasets, decide, models, policy, quickstart, serve, users
 from decision_review.errors import DecisionReviewError
 
 app = typer.Typer(
@@ -31,7 +31,7 @@ def _root() -> None:
     """Score, decide, review and audit regulated approvals."""
 
 
-for group in (datasets, models, policy, decide, backtest, audit, serve, users):
+for group in (quickstart, datasets, models, policy, decide, backtest, audit, serve, users):
     group.register(app)
 
 
