@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from decision_review.store.db import head_revision
 from tests.audit.tampering import query, sample_events, tamper
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +37,8 @@ def test_fresh_checkout_upgrade_verify_export_on_the_default_sqlite_file(tmp_pat
     result = cli("db", "upgrade", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "var" / "decision-review.db").is_file()
-    assert "is at revision 0001" in result.stdout
+    latest = head_revision()
+    assert f"is at revision {latest} (latest {latest})" in result.stdout
 
     result = cli("audit", "verify", "--actor", "compliance:ana", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

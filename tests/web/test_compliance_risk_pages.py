@@ -129,8 +129,8 @@ def test_an_automatic_declines_notice_gives_the_rule_then_the_models_reasons(pag
     human = {
         "kind": "review",
         "reasons": [
-            {"code": "A", "text": "quoted", "purpose": "adverse_action"},
-            {"code": "B", "text": "not quoted", "purpose": "decision"},
+            {"code": "A", "text": "quoted", "use": "adverse_action"},
+            {"code": "B", "text": "not quoted", "use": "decision"},
         ],
     }
     assert notice_reasons(human, rules) == ["quoted"]

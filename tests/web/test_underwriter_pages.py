@@ -106,7 +106,7 @@ def test_claim_next_then_decide_with_reasons_and_the_case_leaves_the_queue(pages
     row = latest_decision(pages, "GC-0188")
     assert (row.kind, row.outcome, row.decided_by) == ("review", "decline", "ana")
     assert row.note == "Payslips show income below the repayments."
-    assert [r["code"] for r in row.reasons if r["purpose"] == "adverse_action"] == prefilled[:2]
+    assert [r["code"] for r in row.reasons if r["use"] == "adverse_action"] == prefilled[:2]
     with pages.services.db.read() as session:
         events = find_events(session, case_id="GC-0188", kind="review_decided")
     assert [(e.actor, e.payload["outcome"]) for e in events] == [("ana", "decline")]
