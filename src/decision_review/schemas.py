@@ -53,7 +53,9 @@ class FieldSpec(BaseModel):
         "they are validated and stored, never fed to the model.",
     )
     nullable: bool = Field(default=False, description="A missing value is acceptable (the model handles it).")
-    integer: bool = Field(default=False, description="Numeric field whose training values were all whole numbers.")
+    integer: bool = Field(
+        default=False, description="Numeric field whose training values were all whole numbers."
+    )
     categories: list[str] | None = Field(default=None, description="Categorical: values seen in training.")
     minimum: float | None = Field(default=None, description="Numeric: smallest value seen in training.")
     maximum: float | None = Field(default=None, description="Numeric: largest value seen in training.")
@@ -82,7 +84,9 @@ class ProtectedAttribute(BaseModel):
     mapping: dict[str, str] | None = None
     bins: list[float] | None = None
     labels: list[str] | None = None
-    reference_group: str | None = Field(default=None, description="Group the adverse impact ratio compares with.")
+    reference_group: str | None = Field(
+        default=None, description="Group the adverse impact ratio compares with."
+    )
 
     @model_validator(mode="after")
     def _one_derivation(self) -> Self:
@@ -117,7 +121,9 @@ class InputContract(BaseModel):
             if p.source not in names:
                 raise ValueError(f"protected attribute {p.name!r} derives from unknown field {p.source!r}")
             if self.field(p.source).model_input:
-                raise ValueError(f"protected attribute {p.name!r}: its source {p.source!r} must not be a model input")
+                raise ValueError(
+                    f"protected attribute {p.name!r}: its source {p.source!r} must not be a model input"
+                )
         return self
 
     def field(self, name: str) -> FieldSpec:
@@ -157,4 +163,6 @@ class ReasonCode(BaseModel):
     field: str
     code: str
     text: str
-    contribution: float = Field(description="SHAP contribution in calibrated log-odds (positive = towards bad).")
+    contribution: float = Field(
+        description="SHAP contribution in calibrated log-odds (positive = towards bad)."
+    )

@@ -20,7 +20,9 @@ DEFAULT_HOME = Path("var")
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DR_", extra="ignore")
 
-    home: Path = Field(default=DEFAULT_HOME, description="Working folder for the embedded database and exports.")
+    home: Path = Field(
+        default=DEFAULT_HOME, description="Working folder for the embedded database and exports."
+    )
     database_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("DATABASE_URL", "DR_DATABASE_URL"),
@@ -34,14 +36,25 @@ class Settings(BaseSettings):
     )
     max_reasons: int = Field(default=4, ge=1, le=10, description="Reason codes per explained case.")
     lease_minutes: int = Field(default=30, ge=1, description="How long a claim on a review case lasts.")
-    override_window_hours: int = Field(default=72, ge=0, description="How long after an auto-decision it may be overridden.")
+    override_window_hours: int = Field(
+        default=72, ge=0, description="How long after an auto-decision it may be overridden."
+    )
     max_body_bytes: int = Field(default=20 * 1024 * 1024, description="Largest request body the API accepts.")
-    session_secret: str | None = Field(default=None, description="Key that signs web session cookies; generated and kept under `home` when unset.")
-    lender_name: str = Field(default="[Lender name]", description="Name printed on adverse-action notices (web pages).")
+    session_secret: str | None = Field(
+        default=None,
+        description="Key that signs web session cookies; generated and kept under `home` when unset.",
+    )
+    lender_name: str = Field(
+        default="[Lender name]", description="Name printed on adverse-action notices (web pages)."
+    )
     # --- API service (docs/api.md) ---
-    max_batch_cases: int = Field(default=100_000, ge=1, description="Most cases one batch submission may hold.")
+    max_batch_cases: int = Field(
+        default=100_000, ge=1, description="Most cases one batch submission may hold."
+    )
     batch_write_chunk: int = Field(
-        default=5_000, ge=1, description="Cases stored per transaction in a batch (each chunk all or nothing)."
+        default=5_000,
+        ge=1,
+        description="Cases stored per transaction in a batch (each chunk all or nothing).",
     )
     submit_window_ms: float = Field(
         default=2.0,
