@@ -12,6 +12,7 @@ from decision_review.audit import log
 from decision_review.audit.chain import EventKind
 from decision_review.audit.log import NewEvent, append, append_one, find_events, verify
 from decision_review.errors import InvalidInput
+from decision_review.store import repository
 from decision_review.store.tables import AuditEvent
 from tests.audit.tampering import query, sample_events, tamper
 
@@ -114,7 +115,14 @@ def test_a_batch_is_one_statement_per_chunk_not_one_per_event(engine, sessions, 
     def count(conn, cursor, statement, parameters, context, executemany):
         statements.append(statement.split()[0])
 
+    copy_rows = repository._copy_rows  # PostgreSQL: COPY, on the driver's cursor
+
+    def copy(connection, table, columns, rows):
+        statements.append("INSERT")
+        copy_rows(connection, table, columns, rows)
+
     sa_event.listen(engine, "before_cursor_execute", count)
+    monkeypatch.setattr(repository, "_copy_rows", copy)
     monkeypatch.setattr(log, "INSERT_CHUNK", 100)
     with sessions.begin() as session:
         append(session, sample_events(250))

@@ -239,13 +239,13 @@ class ChainVerifier:
             return self.broken
         sha256 = hashlib.sha256
         enc = encode_basestring
-        # Fields that repeat from event to event (actor, kind, product, refs, ts of a batch) are
-        # escaped once per chunk; this loop is the verifier's whole cost.
-        quoted: dict[str | None, str] = {None: "null"}
-        get = quoted.get
+        # This loop is the verifier's whole cost. The fields that repeat from event to event
+        # (actor, kind, product, refs; ts within a batch) are quoted again only when they differ
+        # from the event before: comparing two equal texts costs less than a dict lookup.
+        actor_was = kind_was = product_was = policy_was = model_was = ts_was = _UNSEEN
+        actor_q = kind_q = product_q = policy_q = model_q = ts_q = ""
         expected_seq = self.next_seq
         last = self.last_hash
-        count = 0
         for seq, ts, actor, kind, product, case_id, policy_ref, model_ref, payload, prev_hash, stored in rows:
             if seq != expected_seq:
                 self.broken = Break(expected_seq, BreakKind.SEQUENCE_GAP, str(expected_seq), str(seq))
@@ -253,18 +253,24 @@ class ChainVerifier:
             if prev_hash != last:
                 self.broken = Break(seq, BreakKind.PREV_HASH_MISMATCH, last, str(prev_hash))
                 break
-            # prev_hash + event_document, inlined; prev_hash equals `last`, a hex digest: no escaping
             try:
+                if actor != actor_was:
+                    actor_q, actor_was = "null" if actor is None else enc(actor), actor
+                if kind != kind_was:
+                    kind_q, kind_was = "null" if kind is None else enc(kind), kind
+                if model_ref != model_was:
+                    model_q, model_was = "null" if model_ref is None else enc(model_ref), model_ref
+                if policy_ref != policy_was:
+                    policy_q, policy_was = "null" if policy_ref is None else enc(policy_ref), policy_ref
+                if product != product_was:
+                    product_q, product_was = "null" if product is None else enc(product), product
+                if ts != ts_was:
+                    ts_q, ts_was = "null" if ts is None else enc(ts), ts
+                # prev_hash + event_document, inlined; prev_hash equals `last`, a hex digest
                 document = (
-                    f'{prev_hash}{{"actor":{get(actor) or quoted.setdefault(actor, enc(actor))},'
-                    f'"case_id":{"null" if case_id is None else enc(case_id)},'
-                    f'"kind":{get(kind) or quoted.setdefault(kind, enc(kind))},'
-                    f'"model_ref":{get(model_ref) or quoted.setdefault(model_ref, enc(model_ref))},'
-                    f'"payload":{payload},'
-                    f'"policy_ref":{get(policy_ref) or quoted.setdefault(policy_ref, enc(policy_ref))},'
-                    f'"prev_hash":"{prev_hash}",'
-                    f'"product":{get(product) or quoted.setdefault(product, enc(product))},'
-                    f'"seq":{seq},"ts":{get(ts) or quoted.setdefault(ts, enc(ts))}}}'
+                    f'{prev_hash}{{"actor":{actor_q},"case_id":{"null" if case_id is None else enc(case_id)},'
+                    f'"kind":{kind_q},"model_ref":{model_q},"payload":{payload},"policy_ref":{policy_q},'
+                    f'"prev_hash":"{prev_hash}","product":{product_q},"seq":{seq},"ts":{ts_q}}}'
                 )
                 computed = sha256(document.encode()).hexdigest()
             except (TypeError, UnicodeEncodeError):  # a field of the wrong type or unencodable text
@@ -274,10 +280,9 @@ class ChainVerifier:
                 break
             last = stored
             expected_seq += 1
-            count += 1
+        self.count += expected_seq - self.next_seq
         self.next_seq = expected_seq
         self.last_hash = last
-        self.count += count
         return self.broken
 
     def feed_grouped(self, rows: Iterable[tuple[Any, ...]]) -> bool:
@@ -293,29 +298,31 @@ class ChainVerifier:
         sha256 = hashlib.sha256
         enc = encode_basestring
         parts_of: dict[str, tuple[str, str, str, str] | None] = {}
-        get_parts = parts_of.get
-        quoted: dict[str | None, str] = {None: "null"}
-        get = quoted.get
+        shared_was = ts_was = _UNSEEN
+        parts: tuple[str, str, str, str] | None = None
+        ts_q = ""
         expected_seq = self.next_seq
         last = self.last_hash
-        count = 0
         verified = True
         for seq, ts, case_id, shared, payload, prev_hash, stored in rows:
             if seq != expected_seq or prev_hash != last:
                 verified = False
                 break
-            parts = get_parts(shared)
-            if parts is None:
-                parts = parts_of[shared] = _shared_parts(shared)
+            if shared != shared_was:
+                parts = parts_of.get(shared) or parts_of.setdefault(shared, _shared_parts(shared))
                 if parts is None:
                     verified = False
                     break
-            actor_to_case, kind_to_payload, policy_to_prev, product_to_seq = parts
-            try:  # exactly `feed`'s document: prev_hash, then the fields in key order
+                shared_was = shared
+            actor_to_case, kind_to_payload, policy_to_prev, product_to_seq = parts  # type: ignore[misc]
+            try:
+                if ts != ts_was:
+                    ts_q, ts_was = "null" if ts is None else enc(ts), ts
+                # exactly `feed`'s document: prev_hash, then the fields in key order
                 document = (
                     f"{prev_hash}{actor_to_case}{'null' if case_id is None else enc(case_id)}"
                     f"{kind_to_payload}{payload}{policy_to_prev}{prev_hash}{product_to_seq}{seq}"
-                    f',"ts":{get(ts) or quoted.setdefault(ts, enc(ts))}}}'
+                    f',"ts":{ts_q}}}'
                 )
                 verified = sha256(document.encode()).hexdigest() == stored
             except (TypeError, UnicodeEncodeError):
@@ -324,10 +331,9 @@ class ChainVerifier:
                 break
             last = stored
             expected_seq += 1
-            count += 1
+        self.count += expected_seq - self.next_seq
         self.next_seq = expected_seq
         self.last_hash = last
-        self.count += count
         return verified
 
     def finish(self, head_seq: int | None = None, head_hash: str | None = None) -> Break | None:
@@ -341,6 +347,9 @@ class ChainVerifier:
         elif head_hash is not None and head_hash != self.last_hash:
             self.broken = Break(head_seq, BreakKind.HEAD_MISMATCH, self.last_hash, head_hash)
         return self.broken
+
+
+_UNSEEN = object()  # equal to nothing a row holds: the "field before" of a chunk's first event
 
 
 def _shared_parts(shared: Any) -> tuple[str, str, str, str] | None:

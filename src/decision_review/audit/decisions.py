@@ -16,19 +16,23 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from decision_review.audit.chain import EventKind, canonical_json
-from decision_review.audit.log import NewEvent, append
+from decision_review.audit.log import CanonicalPayload, NewEvent, append
+from decision_review.errors import InvalidInput
 from decision_review.store.jsonvalues import UTC_TEXT_FORMAT
 from decision_review.store.repository import (
     SYSTEM,
     NewCase,
     NewDecision,
+    VersionRef,
     case_status,
     clean_inputs,
     insert_cases,
@@ -107,6 +111,111 @@ def decision_made_event(
     )
 
 
+# ---------------------------------------------------------------------------------------------
+# The same two events for many cases at once
+#
+# Why composed: a decided case's inputs appear in its row, in the digest of its `case_received`
+# event and in its `decision_made` payload; its reasons in its row and its payload. Serialising a
+# whole payload per event costs most of a batch's write time, so each shared part is serialised
+# once (canonical JSON) and the payloads are put together around them, keys in sorted order.
+# The result is byte for byte `canonical_json` of the dicts above (tests/audit/test_decisions.py
+# holds the two together with hypothesis), so the hash rule does not change.
+
+
+def json_scalar(value: Any) -> str:
+    """`canonical_json` of one value, quickly for the plain scalars (None, bool, int, float, str)."""
+    kind = type(value)
+    if value is None:
+        return "null"
+    if kind is str:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidInput(f"audit payload is not canonical JSON: {exc}") from None
+        return encode_basestring(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float and math.isfinite(value):
+        return float.__repr__(value)
+    return canonical_json(value)
+
+
+def decided_events(
+    cases: Sequence[NewCase],
+    decisions: Sequence[NewDecision],
+    case_pks: Sequence[int],
+    decision_ids: Sequence[int],
+    *,
+    inputs_json: Sequence[str],
+    reasons_json: Sequence[str],
+    received_at: Sequence[str],
+    decided_at: str,
+    received_by: str = SYSTEM,
+) -> list[NewEvent]:
+    """`case_received` then `decision_made` for each case, payloads composed around the texts
+    already made for the rows (`inputs_json`: canonical JSON of each case's cleaned inputs;
+    `reasons_json`: of each decision's reasons). Equal to `case_received_event` and
+    `decision_made_event` (with `received_by` as the first event's actor)."""
+    refs: dict[VersionRef | None, str] = {None: "null"}
+    decided_at_json = json_scalar(decided_at)
+    events: list[NewEvent] = []
+    append_event = events.append
+    for case, d, pk, decision_id, inputs, reasons, received in zip(
+        cases, decisions, case_pks, decision_ids, inputs_json, reasons_json, received_at, strict=True
+    ):
+        pk_json = json_scalar(pk)
+        digest = hashlib.sha256(inputs.encode()).hexdigest()
+        append_event(
+            NewEvent(
+                EventKind.CASE_RECEIVED,
+                actor=received_by,
+                product=case.product,
+                case_id=case.case_id,
+                payload=CanonicalPayload(
+                    f'{{"case_pk":{pk_json},"inputs_sha256":"{digest}","received_at":{json_scalar(received)}}}'
+                ),
+            )
+        )
+        model, policy = d.model, d.policy
+        for ref in (model, policy):
+            if ref not in refs:
+                refs[ref] = canonical_json(ref.as_dict())  # type: ignore[union-attr]
+        score = None if d.score is None or d.score != d.score else float(d.score)
+        append_event(
+            NewEvent(
+                EventKind.DECISION_MADE,
+                actor=d.decided_by,
+                product=case.product,
+                case_id=case.case_id,
+                policy_ref=policy.ref if policy else None,
+                model_ref=model.ref if model else None,
+                payload=CanonicalPayload(
+                    f'{{"case_pk":{pk_json},"decided_at":{decided_at_json},'
+                    f'"decided_by":{json_scalar(d.decided_by)},"decision_id":{json_scalar(decision_id)},'
+                    f'"error":{json_scalar(d.error)},"inputs":{inputs},"kind":{json_scalar(str(d.kind))},'
+                    f'"model":{refs[model]},"note":{json_scalar(d.note)},'
+                    f'"outcome":{json_scalar(str(d.outcome))},"policy":{refs[policy]},'
+                    f'"reasons":{reasons},"rule_hits":{canonical_json(list(d.rule_hits))},'
+                    f'"score":{json_scalar(score)},"winning_rule":{json_scalar(d.winning_rule)}}}'
+                ),
+            )
+        )
+    return events
+
+
+def shared_texts(
+    inputs: Sequence[Mapping[str, Any]], decisions: Sequence[NewDecision]
+) -> tuple[list[str], list[str]]:
+    """Canonical JSON of each case's inputs (already cleaned) and of each decision's reasons:
+    what `insert_cases`, `insert_decisions` and `decided_events` share."""
+    return (
+        [canonical_json(dict(i)) for i in inputs],
+        [canonical_json([dict(r) for r in d.reasons]) for d in decisions],
+    )
+
+
 def record_decided_cases(
     session: Session,
     cases: Sequence[NewCase],
@@ -116,7 +225,7 @@ def record_decided_cases(
 ) -> list[StoredDecision]:
     """Store new cases, their decisions and both audit events per case, in the caller's transaction.
 
-    A few multi-row statements and one chain-head lock per call, whatever the number of cases.
+    A few statements and one chain-head lock per call, whatever the number of cases.
     The caller commits; a failure anywhere leaves none of it.
     """
     if len(cases) != len(decisions):
@@ -125,17 +234,20 @@ def record_decided_cases(
         return []
     at = at or utc_now()
     at_text = _utc_text(at)
-    inputs = [clean_inputs(c.inputs, f"case {c.product}/{c.case_id}") for c in cases]
-    case_pks = insert_cases(session, cases, statuses=[case_status(str(d.outcome)) for d in decisions], at=at)
-    decision_ids = insert_decisions(session, case_pks, decisions, at=at)
-    events: list[NewEvent] = []
-    for case, case_inputs, pk, decision_id, d in zip(
-        cases, inputs, case_pks, decision_ids, decisions, strict=True
-    ):
-        received = _utc_text(case.received_at) if case.received_at else at_text
-        events.append(case_received_event(case, pk, case_inputs, received))
-        events.append(decision_made_event(case, d, pk, decision_id, case_inputs, at_text))
-    stored = append(session, events)
+    inputs_json, reasons_json = shared_texts(
+        [clean_inputs(c.inputs, f"case {c.product}/{c.case_id}") for c in cases], decisions
+    )
+    statuses = [case_status(str(d.outcome)) for d in decisions]
+    case_pks = insert_cases(session, cases, statuses=statuses, at=at, inputs_json=inputs_json)
+    decision_ids = insert_decisions(session, case_pks, decisions, at=at, reasons_json=reasons_json)
+    received_at = [_utc_text(c.received_at) if c.received_at else at_text for c in cases]
+    stored = append(
+        session,
+        decided_events(
+            cases, decisions, case_pks, decision_ids, inputs_json=inputs_json, reasons_json=reasons_json,
+            received_at=received_at, decided_at=at_text,
+        ),
+    )  # fmt: skip
     return [
         StoredDecision(
             product=case.product,

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from decision_review.audit.chain import (
@@ -47,6 +47,7 @@ from decision_review.audit.chain import (
 from decision_review.audit.ranges import PAGE_ROWS, check_range, mapped, read_pages
 from decision_review.errors import InvalidInput
 from decision_review.store.db import snapshot
+from decision_review.store.repository import bulk_insert
 from decision_review.store.tables import AuditChainHead, AuditEvent
 
 INSERT_CHUNK = 5_000  # rows per executemany: bounds memory of one statement, not the transaction
@@ -56,17 +57,26 @@ _events = AuditEvent.__table__
 _head = AuditChainHead.__table__
 
 
+class CanonicalPayload(str):
+    """A payload already written as its canonical JSON text: `chain.canonical_json` of an object,
+    or a composition of canonical parts proven byte-equal to it (`audit.decisions`). Appended as
+    it is, so a bulk writer serialises what two events share (a case's inputs) once."""
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True, slots=True)
 class NewEvent:
     """An event to append. The log stamps seq, ts, prev_hash and hash.
 
     `payload` holds what is needed to explain the event later (inputs, score, reasons, versions);
-    it must be JSON-able (Decimal, aware datetime and numpy numbers are converted).
+    it must be JSON-able (Decimal, aware datetime and numpy numbers are converted), or a
+    `CanonicalPayload`.
     """
 
     kind: EventKind | str
     actor: str
-    payload: Mapping[str, Any] = field(default_factory=dict)
+    payload: Mapping[str, Any] | CanonicalPayload = field(default_factory=dict)
     product: str | None = None
     case_id: str | None = None
     policy_ref: str | None = None
@@ -148,14 +158,17 @@ def _prepare(
         raise InvalidInput(
             f"audit event {index}: unknown kind {event.kind!r}; known kinds: {', '.join(EventKind)}"
         ) from None
-    if not isinstance(event.payload, Mapping):
+    if isinstance(event.payload, CanonicalPayload) and event.payload.startswith("{"):
+        payload = str(event.payload)
+    elif not isinstance(event.payload, Mapping):
         raise InvalidInput(
             f"audit event {index}: payload must be a JSON object, got {type(event.payload).__name__}"
         )
-    try:
-        payload = canonical_json(dict(event.payload))
-    except InvalidInput as exc:
-        raise InvalidInput(f"audit event {index} ({kind}): {exc}") from None
+    else:
+        try:
+            payload = canonical_json(dict(event.payload))
+        except InvalidInput as exc:
+            raise InvalidInput(f"audit event {index} ({kind}): {exc}") from None
     return (
         kind,
         _text(event.actor, "actor", index, required=True),  # type: ignore[return-value]
@@ -221,11 +234,8 @@ def append(session: Session, events: Sequence[NewEvent]) -> list[StoredEvent]:
             StoredEvent(seq, ts, actor, kind, product, case_id, policy_ref, model_ref, payload, prev, digest)
         )
         prev = digest
-    for start in range(0, len(stored), INSERT_CHUNK):
-        session.execute(
-            insert(_events),
-            [dict(zip(COLUMNS, e.as_row(), strict=True)) for e in stored[start : start + INSERT_CHUNK]],
-        )
+    for start in range(0, len(stored), INSERT_CHUNK):  # through the driver: see bulk_insert
+        bulk_insert(session, _events, COLUMNS, [e.as_row() for e in stored[start : start + INSERT_CHUNK]])
     moved = session.execute(
         update(_head).where(_head.c.id == 1, _head.c.seq == head.seq).values(seq=seq, hash=prev, ts=ts)
     )

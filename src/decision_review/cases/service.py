@@ -23,9 +23,9 @@ the other's transaction fails, is retried once, and then finds the case stored (
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import datetime as dt
 import math
+import operator
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError as DatabaseIntegrityError
 from sqlalchemy.orm import Session
 
 from decision_review.audit.chain import EventKind
-from decision_review.audit.decisions import case_received_event, decision_made_event
+from decision_review.audit.decisions import decided_events, shared_texts
 from decision_review.audit.log import NewEvent, append
 from decision_review.cases import repository
 from decision_review.errors import Conflict, InvalidInput, NotFound
@@ -46,6 +46,7 @@ from decision_review.store.repository import (
     NewCase,
     NewDecision,
     VersionRef,
+    bulk_insert,
     case_status,
     clean_inputs,
     insert_cases,
@@ -451,6 +452,11 @@ def _utc_text(when: dt.datetime) -> str:
     return when.astimezone(dt.UTC).strftime(UTC_TEXT_FORMAT)
 
 
+_ROUTE_FIELDS = ("queue", "priority", "winning_rule", "reason", "sla_due_at")
+_ROUTE = operator.itemgetter(*_ROUTE_FIELDS)
+ITEM_COLUMNS = ("case_pk", "product", "state", "created_at", "updated_at", *_ROUTE_FIELDS)
+
+
 def _store(
     session: Session,
     product: str,
@@ -460,30 +466,25 @@ def _store(
     actor: str,
     now: dt.datetime,
 ) -> None:
-    """Cases, decisions, review items, then both audit events per case (appended last)."""
-    case_pks = insert_cases(session, cases, statuses=[case_status(str(d.outcome)) for d in decisions], at=now)
-    decision_ids = insert_decisions(session, case_pks, decisions, at=now)
+    """Cases, decisions, review items, then both audit events per case (appended last).
+
+    Each case's inputs and reasons are serialised once, for its rows and its events alike."""
+    inputs_json, reasons_json = shared_texts([c.inputs for c in cases], decisions)  # cleaned when read
+    statuses = [case_status(str(d.outcome)) for d in decisions]
+    case_pks = insert_cases(session, cases, statuses=statuses, at=now, inputs_json=inputs_json)
+    decision_ids = insert_decisions(session, case_pks, decisions, at=now, reasons_json=reasons_json)
+    queued = ReviewState.QUEUED.value
     items = [
-        {
-            "case_pk": pk,
-            "product": product,
-            "state": ReviewState.QUEUED.value,
-            "created_at": now,
-            "updated_at": now,
-            **route,
-        }
-        for pk, route in zip(case_pks, routes, strict=True)
-        if route is not None
+        (pk, product, queued, now, now, *_ROUTE(r))
+        for pk, r in zip(case_pks, routes, strict=True)
+        if r is not None
     ]
-    if items:
-        session.execute(insert(_items), items)
+    bulk_insert(session, _items, ITEM_COLUMNS, items)
     at_text = _utc_text(now)
-    events: list[NewEvent] = []
-    for case, pk, decision_id, decision in zip(cases, case_pks, decision_ids, decisions, strict=True):
-        case_inputs = case.inputs  # cleaned when the submission was read
-        received = case_received_event(case, pk, case_inputs, at_text)
-        events.append(dataclasses.replace(received, actor=actor) if actor != received.actor else received)
-        events.append(decision_made_event(case, decision, pk, decision_id, case_inputs, at_text))
+    events = decided_events(
+        cases, decisions, case_pks, decision_ids, inputs_json=inputs_json, reasons_json=reasons_json,
+        received_at=[at_text] * len(cases), decided_at=at_text, received_by=actor,
+    )  # fmt: skip
     append(session, events)
 
 
