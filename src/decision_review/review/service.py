@@ -23,7 +23,7 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from decision_review.audit.chain import EventKind
-from decision_review.audit.log import NewEvent, append
+from decision_review.audit.log import NewEvent, append, append_one
 from decision_review.cases import repository as cases_repository
 from decision_review.errors import Conflict, InvalidInput, NotFound
 from decision_review.review import repository
@@ -125,6 +125,20 @@ def _holder_condition(actor: str, now: dt.datetime) -> Any:
         _items.c.claimed_by == actor,
         _items.c.lease_expires_at > now,
     )
+
+
+def _let_go(
+    session: Session, product: str, case: Any, actor: str, now: dt.datetime, verb: str, **values: Any
+) -> None:
+    """End `actor`'s claim on `case`'s review item and set `values` on it, or raise Conflict saying
+    why not (not claimed, claimed by someone else, lease expired) when `actor` does not hold it."""
+    moved = session.execute(
+        update(_items)
+        .where(_items.c.case_pk == case.id, _holder_condition(actor, now))
+        .values(claimed_by=None, lease_expires_at=None, updated_at=now, **values)
+    )
+    if moved.rowcount != 1:
+        raise Conflict(_why_not_held(session, product, case.case_id, actor, now, verb))
 
 
 def _reasons(live: LiveProduct, codes: Sequence[str], what: str) -> list[ReasonOption]:
@@ -245,22 +259,20 @@ def claim(
         if before is not None and before.state == ReviewState.CLAIMED and before.claimed_by != actor
         else None
     )
-    append(
+    append_one(
         session,
-        [
-            NewEvent(
-                EventKind.REVIEW_CLAIMED,
-                actor=actor,
-                product=product,
-                case_id=case_id,
-                payload={
-                    "queue": before.queue if before is not None else None,
-                    "lease_expires_at": expires,
-                    "renewed": renewed,
-                    "expired_claim_of": previous,
-                },
-            )
-        ],
+        NewEvent(
+            EventKind.REVIEW_CLAIMED,
+            actor=actor,
+            product=product,
+            case_id=case_id,
+            payload={
+                "queue": before.queue if before is not None else None,
+                "lease_expires_at": expires,
+                "renewed": renewed,
+                "expired_claim_of": previous,
+            },
+        ),
     )
     return Claim(case_id, actor, expires, renewed)
 
@@ -295,22 +307,10 @@ def release(
     """Give a claimed case back to its queue (only its holder can, while the lease lasts)."""
     now = now or utc_now()
     case = _case(session, product, case_id)
-    moved = session.execute(
-        update(_items)
-        .where(_items.c.case_pk == case.id, _holder_condition(actor, now))
-        .values(
-            state=_items.c.held_state,
-            held_state=None,
-            claimed_by=None,
-            lease_expires_at=None,
-            updated_at=now,
-        )
-    )
-    if moved.rowcount != 1:
-        raise Conflict(_why_not_held(session, product, case_id, actor, now, "release"))
-    append(
+    _let_go(session, product, case, actor, now, "release", state=_items.c.held_state, held_state=None)
+    append_one(
         session,
-        [NewEvent(EventKind.REVIEW_RELEASED, actor=actor, product=product, case_id=case_id, payload={})],
+        NewEvent(EventKind.REVIEW_RELEASED, actor=actor, product=product, case_id=case_id, payload={}),
     )
 
 
@@ -351,13 +351,7 @@ def decide(
         raise InvalidInput(f"{what}: adverse-action reasons belong to a decline, not an approval")
     four_eyes = _amount_rule(live, case.inputs)
     new_state = ReviewState.PENDING_APPROVAL if four_eyes else ReviewState.DECIDED
-    moved = session.execute(
-        update(_items)
-        .where(_items.c.case_pk == case.id, _holder_condition(actor, now))
-        .values(state=new_state.value, claimed_by=None, lease_expires_at=None, updated_at=now)
-    )
-    if moved.rowcount != 1:
-        raise Conflict(_why_not_held(session, live.product, case_id, actor, now, "decide"))
+    _let_go(session, live.product, case, actor, now, "decide", state=new_state.value)
     if four_eyes:
         approval_id = _request_approval(
             session, live.product, case, DecisionKind.REVIEW, outcome, reasons, text, four_eyes, actor, now
@@ -404,27 +398,25 @@ def _apply_review(
             updated_at=now,
         )
     )
-    append(
+    append_one(
         session,
-        [
-            NewEvent(
-                EventKind.REVIEW_DECIDED,
-                actor=approved_by or decided_by,
-                product=product,
-                case_id=case.case_id,
-                policy_ref=decision.policy.ref if decision.policy else None,
-                model_ref=decision.model.ref if decision.model else None,
-                payload={
-                    "decision_id": decision_id,
-                    "outcome": outcome,
-                    "decided_by": decided_by,
-                    "approved_by": approved_by,
-                    "reasons": reasons,
-                    "note": note,
-                    "auto_outcome": auto.outcome if auto is not None else None,
-                },
-            )
-        ],
+        NewEvent(
+            EventKind.REVIEW_DECIDED,
+            actor=approved_by or decided_by,
+            product=product,
+            case_id=case.case_id,
+            policy_ref=decision.policy.ref if decision.policy else None,
+            model_ref=decision.model.ref if decision.model else None,
+            payload={
+                "decision_id": decision_id,
+                "outcome": outcome,
+                "decided_by": decided_by,
+                "approved_by": approved_by,
+                "reasons": reasons,
+                "note": note,
+                "auto_outcome": auto.outcome if auto is not None else None,
+            },
+        ),
     )
     return decision_id
 
@@ -461,22 +453,10 @@ def escalate(
     if item.sla_due_at is not None and due is not None:
         due = min(due, item.sla_due_at)
     priority = max(1, item.priority - 1)
-    moved = session.execute(
-        update(_items)
-        .where(_items.c.case_pk == case.id, _holder_condition(actor, now))
-        .values(
-            state=ReviewState.ESCALATED.value,
-            held_state=None,
-            claimed_by=None,
-            lease_expires_at=None,
-            queue=target,
-            priority=priority,
-            sla_due_at=due,
-            updated_at=now,
-        )
-    )
-    if moved.rowcount != 1:
-        raise Conflict(_why_not_held(session, live.product, case_id, actor, now, "escalate"))
+    _let_go(
+        session, live.product, case, actor, now, "escalate",
+        state=ReviewState.ESCALATED.value, held_state=None, queue=target, priority=priority, sla_due_at=due,
+    )  # fmt: skip
     payload = {
         "from_queue": item.queue,
         "to_queue": target,
@@ -485,17 +465,15 @@ def escalate(
         "reasons": _stored_reasons(options),
         "note": text,
     }
-    append(
+    append_one(
         session,
-        [
-            NewEvent(
-                EventKind.REVIEW_ESCALATED,
-                actor=actor,
-                product=live.product,
-                case_id=case_id,
-                payload=payload,
-            )
-        ],
+        NewEvent(
+            EventKind.REVIEW_ESCALATED,
+            actor=actor,
+            product=live.product,
+            case_id=case_id,
+            payload=payload,
+        ),
     )
     return payload
 
@@ -520,27 +498,16 @@ def request_info(
     if not items:
         raise InvalidInput(f"{what}: say what information is requested (requested: [...])")
     case = _case(session, live.product, case_id)
-    moved = session.execute(
-        update(_items)
-        .where(_items.c.case_pk == case.id, _holder_condition(actor, now))
-        .values(
-            state=ReviewState.INFO_REQUESTED.value,
-            held_state=None,
-            claimed_by=None,
-            lease_expires_at=None,
-            updated_at=now,
-        )
-    )
-    if moved.rowcount != 1:
-        raise Conflict(_why_not_held(session, live.product, case_id, actor, now, "request information on"))
+    _let_go(
+        session, live.product, case, actor, now, "request information on",
+        state=ReviewState.INFO_REQUESTED.value, held_state=None,
+    )  # fmt: skip
     payload = {"requested": items, "reasons": _stored_reasons(options), "note": text}
-    append(
+    append_one(
         session,
-        [
-            NewEvent(
-                EventKind.INFO_REQUESTED, actor=actor, product=live.product, case_id=case_id, payload=payload
-            )
-        ],
+        NewEvent(
+            EventKind.INFO_REQUESTED, actor=actor, product=live.product, case_id=case_id, payload=payload
+        ),
     )
     return payload
 
@@ -647,28 +614,26 @@ def _apply_override(
         note=note,
     )
     [decision_id] = insert_decisions(session, [case.id], [decision], at=now)
-    append(
+    append_one(
         session,
-        [
-            NewEvent(
-                EventKind.OVERRIDE,
-                actor=approved_by or decided_by,
-                product=product,
-                case_id=case.case_id,
-                policy_ref=decision.policy.ref if decision.policy else None,
-                model_ref=decision.model.ref if decision.model else None,
-                payload={
-                    "decision_id": decision_id,
-                    "from_outcome": current.outcome,
-                    "to_outcome": outcome,
-                    "overridden_decision_id": current.id,
-                    "decided_by": decided_by,
-                    "approved_by": approved_by,
-                    "reasons": reasons,
-                    "note": note,
-                },
-            )
-        ],
+        NewEvent(
+            EventKind.OVERRIDE,
+            actor=approved_by or decided_by,
+            product=product,
+            case_id=case.case_id,
+            policy_ref=decision.policy.ref if decision.policy else None,
+            model_ref=decision.model.ref if decision.model else None,
+            payload={
+                "decision_id": decision_id,
+                "from_outcome": current.outcome,
+                "to_outcome": outcome,
+                "overridden_decision_id": current.id,
+                "decided_by": decided_by,
+                "approved_by": approved_by,
+                "reasons": reasons,
+                "note": note,
+            },
+        ),
     )
     return decision_id
 
@@ -705,24 +670,22 @@ def _request_approval(
             "state": ApprovalState.PENDING.value,
         },
     ).scalar_one()
-    append(
+    append_one(
         session,
-        [
-            NewEvent(
-                EventKind.APPROVAL_REQUESTED,
-                actor=actor,
-                product=product,
-                case_id=case.case_id,
-                payload={
-                    "approval_id": approval_id,
-                    "kind": kind.value,
-                    "outcome": outcome,
-                    "reasons": reasons,
-                    "note": note,
-                    "why": why,
-                },
-            )
-        ],
+        NewEvent(
+            EventKind.APPROVAL_REQUESTED,
+            actor=actor,
+            product=product,
+            case_id=case.case_id,
+            payload={
+                "approval_id": approval_id,
+                "kind": kind.value,
+                "outcome": outcome,
+                "reasons": reasons,
+                "note": note,
+                "why": why,
+            },
+        ),
     )
     return approval_id
 
