@@ -9,6 +9,7 @@ case page with the message beside the form and the reviewer's entries kept.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -310,6 +311,37 @@ def release(request: Request, product: str, case_id: str, user: Worker) -> Respo
     return _act(request, user, product, case_id, "release", {}, action)
 
 
+def _verdict_form(
+    outcome: str, reason_codes: list[str] | None, adverse_action_reasons: list[str] | None, note: str
+) -> dict[str, Any]:
+    """A decision or override form's values, as given (shown again when the form is refused)."""
+    return {
+        "outcome": outcome,
+        "reason_codes": reason_codes or [],
+        "note": note,
+        "adverse_action_reasons": adverse_action_reasons or [],
+    }
+
+
+def _verdict(
+    apply: Callable[..., Any], session: Any, live: Any, case_id: str, user: Any, form: dict[str, Any]
+) -> tuple[Any, str]:
+    """Run `review.decide` or `review.override` with a verdict form; the result and the outcome in
+    the policy's own words. Adverse-action reasons go with a decline only."""
+    outcome = form["outcome"]
+    result = apply(
+        session,
+        live,
+        case_id,
+        actor=user.name,
+        outcome=outcome,
+        reason_codes=form["reason_codes"],
+        note=form["note"],
+        adverse_action_reasons=form["adverse_action_reasons"] if outcome == "decline" else None,
+    )
+    return result, outcome_labels(live.engine.policy).get(result.outcome, result.outcome)
+
+
 @router.post("/cases/{product}/{case_id}/decision")
 def decide(
     request: Request,
@@ -321,26 +353,10 @@ def decide(
     adverse_action_reasons: Codes = None,
     note: Text = "",
 ) -> Response:
-    values = {
-        "outcome": outcome,
-        "reason_codes": reason_codes or [],
-        "note": note,
-        "adverse_action_reasons": adverse_action_reasons or [],
-    }
+    values = _verdict_form(outcome, reason_codes, adverse_action_reasons, note)
 
     def action(session: Any, live: Any) -> Response:
-        labels = outcome_labels(live.engine.policy)
-        result = review.decide(
-            session,
-            live,
-            case_id,
-            actor=user.name,
-            outcome=outcome,  # type: ignore[arg-type]
-            reason_codes=reason_codes or [],
-            note=note,
-            adverse_action_reasons=(adverse_action_reasons or []) if outcome == "decline" else None,
-        )
-        said = labels.get(result.outcome, result.outcome)
+        result, said = _verdict(review.decide, session, live, case_id, user, values)
         if result.status == "pending_approval":
             return redirect(
                 request,
@@ -364,26 +380,10 @@ def override(
     adverse_action_reasons: Codes = None,
     note: Text = "",
 ) -> Response:
-    values = {
-        "outcome": outcome,
-        "reason_codes": reason_codes or [],
-        "note": note,
-        "adverse_action_reasons": adverse_action_reasons or [],
-    }
+    values = _verdict_form(outcome, reason_codes, adverse_action_reasons, note)
 
     def action(session: Any, live: Any) -> Response:
-        labels = outcome_labels(live.engine.policy)
-        result = review.override(
-            session,
-            live,
-            case_id,
-            actor=user.name,
-            outcome=outcome,  # type: ignore[arg-type]
-            reason_codes=reason_codes or [],
-            note=note,
-            adverse_action_reasons=(adverse_action_reasons or []) if outcome == "decline" else None,
-        )
-        said = labels.get(result.outcome, result.outcome)
+        result, said = _verdict(review.override, session, live, case_id, user, values)
         if result.status == "pending_approval":
             message = f"Your override ({said}) waits for a second reviewer: {result.why_four_eyes}."
             return redirect(request, case_url(product, case_id), message, "info")
