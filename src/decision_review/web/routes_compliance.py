@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from decision_review.api.deps import services_of
 from decision_review.audit import service as audit
 from decision_review.audit.chain import EventKind
+from decision_review.audit.export import ExportFormat
 from decision_review.audit.log import read_head
 from decision_review.cases import repository as cases_repository
 from decision_review.errors import DecisionReviewError, InvalidInput
@@ -222,7 +223,7 @@ def export(
 ) -> Response:
     services = services_of(request)
     chosen = audit_product(request, user, product)
-    if format not in ("jsonl", "csv", "parquet"):
+    if format not in {f.value for f in ExportFormat}:
         return redirect(request, "/compliance/audit", "Choose JSON lines, CSV or Parquet.", "error")
     try:
         data, manifest, name = audit.export_zip(

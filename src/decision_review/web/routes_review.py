@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 
-from decision_review.api.deps import Services, services_of
+from decision_review.api.deps import services_of
 from decision_review.errors import Conflict, InvalidInput
 from decision_review.products.service import control
 from decision_review.review import service as review
@@ -38,10 +38,6 @@ Reader = Annotated[PageUser, Depends(page(Permission.READ_CASES))]
 Worker = Annotated[PageUser, Depends(form(Permission.WORK_REVIEWS))]
 Codes = Annotated[list[str] | None, Form()]
 Text = Annotated[str, Form()]
-
-
-def _services(request: Request) -> Services:
-    return services_of(request)
 
 
 def case_url(product: str, case_id: str) -> str:
@@ -66,7 +62,7 @@ def queue_page(
     mine: str = "",
     page_number: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
 ) -> Response:
-    services = _services(request)
+    services = services_of(request)
     now = utc_now()
     with services.db.read() as session:
         visible, chosen = products.choose(request, session, user, product or None)
@@ -159,7 +155,7 @@ def _item(r: Any, now: dt.datetime) -> dict[str, Any]:
 def claim_next(request: Request, user: Worker, product: Text = "", queue: Text = "") -> Response:
     """Claim the most urgent open case (of a queue, if one is chosen); a case someone else wins in
     the same instant is skipped for the next one."""
-    services = _services(request)
+    services = services_of(request)
     lease = dt.timedelta(minutes=services.settings.lease_minutes)
     with services.db.read() as session:
         _, chosen = products.choose(request, session, user, product or None)
@@ -196,7 +192,7 @@ def claim_next(request: Request, user: Worker, product: Text = "", queue: Text =
 @router.get("/cases")
 def find_case(request: Request, user: Reader, product: str = "", case_id: str = "") -> Response:
     """The search box: go straight to a case by its id."""
-    services = _services(request)
+    services = services_of(request)
     case_id = case_id.strip()
     with services.db.read() as session:
         _, chosen = products.choose(request, session, user, product or None)
@@ -220,7 +216,7 @@ def case_response(
     values: dict[str, Any] | None = None,
     status: int = 200,
 ) -> Response:
-    services = _services(request)
+    services = services_of(request)
     with services.db.read() as session:
         visible, _ = products.choose(request, session, user, product)
         live = services.catalog.live(session, product)
@@ -272,7 +268,7 @@ def _act(
     action: Any,
 ) -> Response:
     """Run one workflow action in a transaction; a refusal re-renders the case page with why."""
-    services = _services(request)
+    services = services_of(request)
     try:
         with services.db.write() as session:
             live = services.catalog.live(session, product)
@@ -292,7 +288,7 @@ def _act(
 
 @router.post("/cases/{product}/{case_id}/claim")
 def claim(request: Request, product: str, case_id: str, user: Worker) -> Response:
-    lease = dt.timedelta(minutes=_services(request).settings.lease_minutes)
+    lease = dt.timedelta(minutes=services_of(request).settings.lease_minutes)
 
     def action(session: Any, live: Any) -> Response:
         result = review.claim(session, product, case_id, actor=user.name, lease=lease)
