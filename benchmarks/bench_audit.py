@@ -29,7 +29,6 @@ import csv
 import json
 import os
 import platform
-import re
 import resource
 import shutil
 import sqlite3
@@ -43,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from results import RESULTS, write_section
 from sqlalchemy import Column, Index, MetaData, Table, insert
 from sqlalchemy.engine import make_url
 
@@ -53,7 +53,6 @@ from decision_review.store.db import make_engine, make_session_factory, migrate,
 from decision_review.store.tables import AuditEvent
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Audit (bench_audit.py)"
 GERMAN_CREDIT = ROOT / "src" / "decision_review" / "datasets" / "data" / "german_credit.csv"
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -324,7 +323,7 @@ def main() -> None:
     report = render(results, args, load_before)
     print(report)
     if args.write:
-        write_section(report)
+        write_section(SECTION, report)
         print(f"recorded in {RESULTS}")
 
 
@@ -395,15 +394,6 @@ def render(results: dict[str, dict[str, float]], args: argparse.Namespace, load_
         )
         lines.append(f"- {e}: " + "; ".join(parts))
     return "\n".join(lines)
-
-
-def write_section(report: str) -> None:
-    text = RESULTS.read_text()
-    body = f"{SECTION}\n\n{report}\n\n"
-    pattern = re.compile(re.escape(SECTION) + r"\n.*?(?=^## |\Z)", re.S | re.M)
-    RESULTS.write_text(
-        pattern.sub(lambda _m: body, text, count=1) if pattern.search(text) else text + "\n" + body
-    )
 
 
 if __name__ == "__main__":

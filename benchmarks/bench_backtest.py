@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import re
 import tempfile
 import time
 from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from results import RESULTS, machine, write_section
 
 from decision_review.backtest import (
     BacktestSettings,
@@ -48,7 +46,6 @@ from decision_review.policy import parse_document
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICY = ROOT / "policies" / "fraud_alerts.yaml"
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Backtest (bench_backtest.py)"
 LIBRARIES = ("numpy", "pandas", "polars", "pyarrow", "xgboost", "fairlearn")
 TARGET_SECONDS = 30.0
@@ -75,7 +72,7 @@ def main() -> None:
     report = render(args, fast, slow, load_start)
     print(report)
     if args.write:
-        write_section(report)
+        write_section(SECTION, report)
         print(f"recorded in {RESULTS}")
 
 
@@ -210,22 +207,6 @@ def check_point(point, decided, report) -> None:
                 assert abs(ours - g.air.value) < 1e-9, f"AIR of {g.group} differs from decide"
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    libraries = ", ".join(f"{name} {version(name)}" for name in LIBRARIES)
-    return (
-        f"{platform.machine()}, {cores} cores (nproc), {cpu}; Python {platform.python_version()}, {libraries}"
-    )
-
-
 def render(args: argparse.Namespace, fast: dict, slow: dict, load_start: float) -> str:
     load_end = os.getloadavg()[0]
     now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -234,7 +215,7 @@ def render(args: argparse.Namespace, fast: dict, slow: dict, load_start: float) 
     sweep_seconds = next(v for k, v in fast["timings"].items() if k.startswith("sweep"))
     lines = [
         f"Date: {now}",
-        f"Machine: {machine()}",
+        f"Machine: {machine(LIBRARIES)}",
         f"Load average: {load_start:.1f} at start, {load_end:.1f} at the end. The machine was shared with "
         "other work while this ran, so the figures are noisy; compare the ratio, and re-run on a quiet "
         "machine for absolute times.",
@@ -274,15 +255,6 @@ def render(args: argparse.Namespace, fast: dict, slow: dict, load_start: float) 
         else "- no sweep point met every target",
     ]
     return "\n".join(lines)
-
-
-def write_section(report: str) -> None:
-    text = RESULTS.read_text()
-    body = f"{SECTION}\n\n{report}\n\n"
-    pattern = re.compile(re.escape(SECTION) + r"\n.*?(?=^## |\Z)", re.S | re.M)
-    RESULTS.write_text(
-        pattern.sub(lambda _m: body, text, count=1) if pattern.search(text) else text + "\n" + body
-    )
 
 
 if __name__ == "__main__":

@@ -17,24 +17,22 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
 import time
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import polars as pl
 import yaml
+from results import machine, write_section
 
 from decision_review.datasets import load_dataset
 from decision_review.engine import DecisionEngine
 from decision_review.modeling.registry import ModelRegistry
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Decide (bench_decide.py)"
 RULES = 10
 
@@ -208,7 +206,7 @@ def main() -> None:
         SECTION,
         "",
         f"Date: {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}",
-        f"Machine: {machine()}",
+        f"Machine: {machine(('polars', 'xgboost', 'pandas'))}",
         f"Cases: {len(cases):,} resampled from German credit; policy: the bundled one cut to {RULES} rules; "
         f"explanations measured on {len(sub):,} cases; per-case baseline on {len(base_cases):,} cases "
         f"(explanation baseline on {min(len(base_cases), 1000):,}); "
@@ -239,29 +237,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if args.write:
-        write_section(text)
-
-
-def machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    versions = ", ".join(f"{p} {metadata.version(p)}" for p in ("polars", "xgboost", "pandas"))
-    python = platform.python_version()
-    return f"{platform.machine()}, {os.cpu_count()} cores ({cpu}), Python {python}, {versions}"
-
-
-def write_section(text: str) -> None:
-    content = RESULTS.read_text()
-    start = content.index(SECTION)
-    end = content.find("\n## ", start + len(SECTION))
-    end = len(content) if end == -1 else end + 1
-    RESULTS.write_text(content[:start] + text + "\n" + content[end:])
+        write_section(SECTION, text.removeprefix(SECTION))
 
 
 if __name__ == "__main__":

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import re
 import time
 from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from results import RESULTS, machine, write_section
 
 from decision_review.datasets.fraud import HISTORY_SEED, generate_alerts
 from decision_review.engine import DecisionEngine, Decisions, ExplainMode
@@ -32,7 +30,6 @@ from decision_review.modeling.registry import ModelRegistry
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICY = ROOT / "policies" / "fraud_alerts.yaml"
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Fraud (bench_fraud.py)"
 LIBRARIES = ("numpy", "pandas", "polars", "pyarrow", "xgboost", "shap")
 STAGES = ("check", "score", "policy", "explain")
@@ -57,7 +54,7 @@ def main() -> None:
     report = render(args, bulk, latencies, outcomes, load_start)
     print(report)
     if args.write:
-        write_section(report)
+        write_section(SECTION, report)
         print(f"recorded in {RESULTS}")
 
 
@@ -80,22 +77,6 @@ def one_at_a_time(engine: DecisionEngine, cases: pd.DataFrame) -> tuple[np.ndarr
     return seconds, outcomes
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    libraries = ", ".join(f"{name} {version(name)}" for name in LIBRARIES)
-    return (
-        f"{platform.machine()}, {cores} cores (nproc), {cpu}; Python {platform.python_version()}, {libraries}"
-    )
-
-
 def render(
     args: argparse.Namespace,
     bulk: dict[str, tuple[float, Decisions]],
@@ -107,7 +88,7 @@ def render(
     now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     lines = [
         f"Date: {now}",
-        f"Machine: {machine()}",
+        f"Machine: {machine(LIBRARIES)}",
         f"Load average: {load_start:.1f} at start, {load_end:.1f} at the end. The machine was shared with "
         "other work (tests, trainings, other benchmarks) while this ran, so the figures are noisy; "
         "compare the ratios, and re-run on a quiet machine for absolute rates.",
@@ -151,15 +132,6 @@ def _latency_row(label: str, seconds: np.ndarray) -> str:
         return f"| {label} | 0 | - | - | - |"
     p50, p99 = np.percentile(seconds, [50, 99]) * 1000
     return f"| {label} | {len(seconds):,} | {p50:.1f} | {p99:.1f} | {seconds.mean() * 1000:.1f} |"
-
-
-def write_section(report: str) -> None:
-    text = RESULTS.read_text()
-    body = f"{SECTION}\n\n{report}\n\n"
-    pattern = re.compile(re.escape(SECTION) + r"\n.*?(?=^## |\Z)", re.S | re.M)
-    RESULTS.write_text(
-        pattern.sub(lambda _m: body, text, count=1) if pattern.search(text) else text + "\n" + body
-    )
 
 
 if __name__ == "__main__":

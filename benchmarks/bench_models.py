@@ -17,19 +17,18 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import time
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+from results import RESULTS, write_section
 
 from decision_review.datasets import load_dataset
 from decision_review.modeling.registry import ModelRegistry
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Models (bench_models.py)"
 
 
@@ -153,17 +152,8 @@ def main() -> None:
     report = "\n".join(lines)
     print(report)
     if args.write:
-        write_section(report)
+        write_section(SECTION, report)
         print(f"recorded in {RESULTS}")
-
-
-def write_section(report: str) -> None:
-    text = RESULTS.read_text()
-    body = f"{SECTION}\n\n{report}\n\n"
-    pattern = re.compile(re.escape(SECTION) + r"\n.*?(?=^## |\Z)", re.S | re.M)
-    RESULTS.write_text(
-        pattern.sub(lambda _m: body, text, count=1) if pattern.search(text) else text + "\n" + body
-    )
 
 
 if __name__ == "__main__":
