@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     )
     submit_group_max: int = Field(default=64, ge=1, description="Most single cases decided together.")
     db_pool_size: int = Field(default=8, ge=1, description="Database connections kept open per API worker.")
+    auth_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="How long an API worker trusts a token it has just looked up (0: look up on every call). "
+        "A token revoked elsewhere (another worker, the CLI) is refused by this worker at most this late.",
+    )
     auth_event_interval_seconds: int = Field(
         default=60,
         ge=0,

@@ -32,6 +32,7 @@ from decision_review.products.service import ProductCatalog, live_products
 from decision_review.settings import Settings
 from decision_review.store.db import migrate, resolve_url
 from decision_review.users.auth_events import AuthEvents
+from decision_review.users.token_cache import TokenCache
 from decision_review.web import mount_web
 
 log = logging.getLogger("decision_review.api")
@@ -85,6 +86,7 @@ def create_app(
         ),
         auth_events=AuthEvents(db.write, settings.auth_event_interval_seconds),
         alerts=AlertChecker(db.write, settings),
+        tokens=TokenCache(settings.auth_cache_seconds),
         publish_gates=publish_gates,
     )
     if bootstrap:

@@ -29,6 +29,7 @@ from decision_review.store.db import READ_ONLY_OPTION, make_engine, make_session
 from decision_review.users.auth_events import AuthEvents
 from decision_review.users.permissions import Permission, allowed
 from decision_review.users.service import Principal, authenticate, needs_touch, touch_token
+from decision_review.users.token_cache import TokenCache
 
 if TYPE_CHECKING:
     from decision_review.alerts.checker import AlertChecker
@@ -76,6 +77,7 @@ class Services:
     intake: CaseIntake
     auth_events: AuthEvents
     alerts: AlertChecker
+    tokens: TokenCache
     publish_gates: GateCheck | None = None
 
 
@@ -121,7 +123,12 @@ async def current_principal(
 ) -> Principal:
     """The caller, from the bearer token; 401 (audited) when there is none or it is not valid.
 
-    The lookups run in a worker thread (one hop per request); the rest needs no thread."""
+    A token accepted a moment ago is taken from the cache (`users.token_cache`); otherwise the
+    lookups run in a worker thread (one hop per request)."""
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        cached = services.tokens.get(credentials.credentials)
+        if cached is not None:
+            return cached
     return await anyio.to_thread.run_sync(_principal, request, services, credentials)
 
 
@@ -148,6 +155,7 @@ def _principal(
     if result.principal.token_id is not None and needs_touch(result):
         with services.db.write() as session:
             touch_token(session, result.principal.token_id)
+    services.tokens.put(credentials.credentials, result.principal)
     return result.principal
 
 

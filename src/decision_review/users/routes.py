@@ -50,14 +50,14 @@ def issue_token(name: str, principal: UserAdmin, services: ServicesDep) -> dict[
 @router.delete("/users/{name}/tokens/{prefix}", response_model=RevokedOut, summary="Revoke a token")
 def revoke_token(name: str, prefix: str, principal: UserAdmin, services: ServicesDep) -> dict[str, Any]:
     with services.db.write() as session:
-        return {
-            "user": name,
-            "revoked": service.revoke_tokens(session, name, prefix=prefix, actor=principal.name),
-        }
+        revoked = service.revoke_tokens(session, name, prefix=prefix, actor=principal.name)
+    services.tokens.clear()
+    return {"user": name, "revoked": revoked}
 
 
 @router.post("/users/{name}/disable", response_model=RevokedOut, summary="Disable a user (all tokens stop)")
 def disable_user(name: str, principal: UserAdmin, services: ServicesDep) -> dict[str, Any]:
     with services.db.write() as session:
         service.disable_user(session, name, actor=principal.name)
+    services.tokens.clear()
     return {"user": name, "revoked": []}
