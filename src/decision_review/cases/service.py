@@ -137,7 +137,7 @@ def submit_cases(
     id_field = live.id_field
     if id_field not in frame.columns:
         raise InvalidInput(f"the cases have no {id_field!r} column: every case needs its own id")
-    ids = [str(v) for v in frame[id_field].tolist()]
+    ids = [str(v) for v in _values(frame, id_field)]
     if len(set(ids)) != len(ids):
         seen: set[str] = set()
         repeated = sorted({i for i in ids if i in seen or seen.add(i)})  # type: ignore[func-returns-value]
@@ -294,10 +294,10 @@ def _prepare(
     policy_ref = VersionRef(engine.policy.name, str(engine.policy.version), engine.policy.digest)
     queues = engine.policy.spec.queues
     columns = {
-        name: frame[name].tolist()
+        name: _values(frame, name)
         for name in ("outcome", "score", "winning_rule", "reason", "queue", "priority", "error")
     }
-    hits = [list(h) if h is not None else [] for h in frame["rule_hits"].tolist()]
+    hits = [list(h) if h is not None else [] for h in _values(frame, "rule_hits")]
     reasons = _reason_lists(frame)
     explanations = _explanations(decided)
     prepared = _Prepared([], [], [], [])
@@ -355,6 +355,18 @@ def _prepare(
     return prepared, invalid
 
 
+def _values(frame: pd.DataFrame, name: str) -> list[Any]:
+    """A column of the decisions frame as a list, a missing value as None.
+
+    Arrow-backed columns (text, lists, nullable integers) are read through Arrow: pandas' own
+    `tolist` costs ~0.1 ms per column whatever its length, which made reading the ~25 columns
+    a fifth of a small group's time."""
+    array = frame[name].array
+    if hasattr(array, "__arrow_array__"):
+        return array.__arrow_array__().to_pylist()
+    return array.tolist()
+
+
 def _number(value: Any) -> float | None:
     if value is None:
         return None
@@ -367,7 +379,7 @@ def _reason_lists(frame: pd.DataFrame) -> list[list[dict[str, Any]]]:
     k = 1
     parts = []
     while f"reason_{k}_field" in frame.columns:
-        parts.append([frame[f"reason_{k}_{p}"].tolist() for p in ("field", "code", "text", "contribution")])
+        parts.append([_values(frame, f"reason_{k}_{p}") for p in ("field", "code", "text", "contribution")])
         k += 1
     out: list[list[dict[str, Any]]] = [[] for _ in range(len(frame))]
     for fields, codes, texts, contributions in parts:
