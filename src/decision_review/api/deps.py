@@ -118,13 +118,15 @@ def _where(request: Request) -> dict[str, Any]:
 
 async def current_principal(
     request: Request,
-    services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     """The caller, from the bearer token; 401 (audited) when there is none or it is not valid.
 
     A token accepted a moment ago is taken from the cache (`users.token_cache`); otherwise the
-    lookups run in a worker thread (one hop per request)."""
+    lookups run in a worker thread (one hop per request). The services come from the app, not
+    from a nested dependency: FastAPI's resolution of each dependency level costs measurable time
+    on every call."""
+    services = services_of(request)
     if credentials is not None and credentials.scheme.lower() == "bearer":
         cached = services.tokens.get(credentials.credentials)
         if cached is not None:
@@ -166,7 +168,10 @@ def permit(permission: Permission) -> Callable[..., Principal]:
     """A dependency: the caller, if their role has `permission` and (for routes with a `{product}`
     path parameter) their product lines include it; otherwise 403, audited."""
 
-    async def dependency(request: Request, principal: CurrentUser, services: ServicesDep) -> Principal:
+    async def dependency(
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    ) -> Principal:
+        principal = await current_principal(request, credentials)
         product = request.path_params.get("product")
         if not allowed(principal.role, permission):
             reason = f"role {principal.role.value} may not {permission.value}"
@@ -176,7 +181,7 @@ def permit(permission: Permission) -> Callable[..., Principal]:
             return principal
         where = _where(request)
         await anyio.to_thread.run_sync(
-            services.auth_events.record,
+            services_of(request).auth_events.record,
             EventKind.ACCESS_DENIED,
             principal.name,
             {"reason": reason, "role": principal.role.value, "product": product, **where},
