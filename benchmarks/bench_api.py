@@ -219,6 +219,9 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    import gc
+
+    gc.freeze()  # the client's own full collections would show up as server latency
     print(f"workers {args.workers}, concurrency {args.concurrency}, {args.requests} single cases, "
           f"{args.batches} batches of {args.batch_size}")  # fmt: skip
     floor = engine_floor(300)
