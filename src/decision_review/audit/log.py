@@ -287,6 +287,7 @@ def find_events(
     product: str | None = None,
     case_id: str | None = None,
     kind: EventKind | str | None = None,
+    actor: str | None = None,
     since: str | dt.datetime | None = None,
     until: str | dt.datetime | None = None,
     after_seq: int = 0,
@@ -304,6 +305,8 @@ def find_events(
         query = query.where(_events.c.case_id == case_id)
     if kind is not None:
         query = query.where(_events.c.kind == str(kind))
+    if actor is not None:
+        query = query.where(_events.c.actor == actor)
     if since is not None:
         query = query.where(_events.c.ts >= since)
     if until is not None:

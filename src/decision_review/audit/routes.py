@@ -44,6 +44,9 @@ def search(
     product: str | None = None,
     case_id: str | None = None,
     kind: str | None = None,
+    actor: Annotated[
+        str | None, Query(description="Only events by this actor (a user name, `system`, `cli:<login>`).")
+    ] = None,
     since: Annotated[str | None, Query(description="Date or ISO time, included.")] = None,
     until: Annotated[
         str | None, Query(description="Date (whole day included) or ISO time (excluded).")
@@ -53,8 +56,8 @@ def search(
 ) -> dict[str, Any]:
     with services.db.read() as session:
         events = service.search(
-            session, product=_product_for(principal, product), case_id=case_id, kind=kind, since=since,
-            until=until, after_seq=after_seq, limit=limit,
+            session, product=_product_for(principal, product), case_id=case_id, kind=kind, actor=actor,
+            since=since, until=until, after_seq=after_seq, limit=limit,
         )  # fmt: skip
     return {"events": events, "next_after_seq": events[-1]["seq"] if len(events) == limit else None}
 

@@ -354,6 +354,7 @@ class AuditEvent(Base):
         Index(None, "ts"),
         Index(None, "product", "case_id"),
         Index(None, "kind"),
+        Index(None, "actor", "seq"),
     )
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

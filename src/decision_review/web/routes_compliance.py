@@ -33,7 +33,6 @@ from decision_review.web.routes_review import case_url
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 PAGE_EVENTS = 100
-ACTOR_SCAN = 20_000  # events read per page when filtering by actor (see _search)
 MAX_NOTICE_REASONS = 4  # the principal reasons a notice states
 AuditReader = Annotated[PageUser, Depends(page(Permission.READ_AUDIT))]
 Verifier = Annotated[PageUser, Depends(form(Permission.VERIFY_AUDIT))]
@@ -50,34 +49,6 @@ def audit_product(request: Request, user: PageUser, product: str) -> str | None:
     if limited and product not in limited:
         raise refuse(request, user, f"user {user.name} is not allowed product line {product!r}", product)
     return product
-
-
-def _search(
-    session: Any, filters: dict[str, Any], actor: str, after: int
-) -> tuple[list[dict[str, Any]], int | None]:
-    """A page of events and the cursor for the next one.
-
-    `audit.service.search` has no actor filter, so with an actor the page reads the log forward in
-    pages and keeps that actor's events, stopping after ACTOR_SCAN events (the next page goes on
-    from there): a page view stays bounded however long the log is.
-    """
-    if not actor:
-        events = audit.search(session, **filters, after_seq=after, limit=PAGE_EVENTS)
-        return events, events[-1]["seq"] if len(events) == PAGE_EVENTS else None
-    found: list[dict[str, Any]] = []
-    cursor, scanned = after, 0
-    while scanned < ACTOR_SCAN:
-        batch = audit.search(session, **filters, after_seq=cursor, limit=audit.MAX_SEARCH)
-        for event in batch:
-            cursor = event["seq"]
-            if event["actor"] == actor:
-                found.append(event)
-                if len(found) == PAGE_EVENTS:
-                    return found, cursor
-        scanned += len(batch)
-        if len(batch) < audit.MAX_SEARCH:
-            return found, None  # the end of the log
-    return found, cursor  # read enough for one page view: the next page goes on from here
 
 
 def _last_verification(session: Any) -> dict[str, Any] | None:
@@ -112,13 +83,15 @@ def audit_page(
         "product": chosen,
         "case_id": case_id.strip() or None,
         "kind": kind or None,
+        "actor": actor.strip() or None,
         "since": since or None,
         "until": until or None,
     }
     with services.db.read() as session:
         visible = user.principal.visible(live_products(session))
         try:
-            events, next_after = _search(session, filters, actor.strip(), after)
+            events = audit.search(session, **filters, after_seq=after, limit=PAGE_EVENTS)
+            next_after = events[-1]["seq"] if len(events) == PAGE_EVENTS else None
         except InvalidInput as exc:
             events, next_after, error = [], None, str(exc)
         head = read_head(session)
