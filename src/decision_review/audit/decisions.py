@@ -74,6 +74,21 @@ def case_received_event(case: NewCase, case_pk: int, inputs: Mapping[str, Any], 
     )
 
 
+def decision_event(
+    kind: EventKind, decision: NewDecision, *, actor: str, product: str, case_id: str, payload: Any
+) -> NewEvent:
+    """An event about one decision, stamped with the policy and model versions that made it."""
+    return NewEvent(
+        kind,
+        actor=actor,
+        product=product,
+        case_id=case_id,
+        policy_ref=decision.policy.ref if decision.policy else None,
+        model_ref=decision.model.ref if decision.model else None,
+        payload=payload,
+    )
+
+
 def decision_made_event(
     case: NewCase,
     decision: NewDecision,
@@ -84,13 +99,12 @@ def decision_made_event(
 ) -> NewEvent:
     """A decision with all an examiner needs to explain it: inputs, score, rules, reasons, versions."""
     d = decision
-    return NewEvent(
+    return decision_event(
         EventKind.DECISION_MADE,
+        d,
         actor=d.decided_by,
         product=case.product,
         case_id=case.case_id,
-        policy_ref=d.policy.ref if d.policy else None,
-        model_ref=d.model.ref if d.model else None,
         payload={
             "decision_id": decision_id,
             "case_pk": case_pk,

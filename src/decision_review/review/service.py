@@ -23,6 +23,7 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from decision_review.audit.chain import EventKind
+from decision_review.audit.decisions import decision_event
 from decision_review.audit.log import NewEvent, append, append_one
 from decision_review.cases import repository as cases_repository
 from decision_review.errors import Conflict, InvalidInput, NotFound
@@ -400,13 +401,12 @@ def _apply_review(
     )
     append_one(
         session,
-        NewEvent(
+        decision_event(
             EventKind.REVIEW_DECIDED,
+            decision,
             actor=approved_by or decided_by,
             product=product,
             case_id=case.case_id,
-            policy_ref=decision.policy.ref if decision.policy else None,
-            model_ref=decision.model.ref if decision.model else None,
             payload={
                 "decision_id": decision_id,
                 "outcome": outcome,
@@ -616,13 +616,12 @@ def _apply_override(
     [decision_id] = insert_decisions(session, [case.id], [decision], at=now)
     append_one(
         session,
-        NewEvent(
+        decision_event(
             EventKind.OVERRIDE,
+            decision,
             actor=approved_by or decided_by,
             product=product,
             case_id=case.case_id,
-            policy_ref=decision.policy.ref if decision.policy else None,
-            model_ref=decision.model.ref if decision.model else None,
             payload={
                 "decision_id": decision_id,
                 "from_outcome": current.outcome,
