@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import platform
 import signal
@@ -219,8 +220,6 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    import gc
-
     gc.freeze()  # the client's own full collections would show up as server latency
     print(f"workers {args.workers}, concurrency {args.concurrency}, {args.requests} single cases, "
           f"{args.batches} batches of {args.batch_size}")  # fmt: skip

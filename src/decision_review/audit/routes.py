@@ -59,7 +59,7 @@ def search(
             session, product=_product_for(principal, product), case_id=case_id, kind=kind, actor=actor,
             since=since, until=until, after_seq=after_seq, limit=limit,
         )  # fmt: skip
-    return {"events": events, "next_after_seq": events[-1]["seq"] if len(events) == limit else None}
+    return {"events": events, "next_after_seq": service.next_after(events, limit)}
 
 
 @router.post("/verify", response_model=VerifyOut, summary="Verify the whole hash chain (recorded)")

@@ -11,6 +11,7 @@ import datetime as dt
 import io
 import uuid
 import zipfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,12 @@ def search(
         limit=min(max(limit, 1), MAX_SEARCH),
     )
     return [e.as_dict() for e in events]
+
+
+def next_after(events: Sequence[Mapping[str, Any]], limit: int) -> int | None:
+    """Where the next page of a search starts: the last event's seq when the page came back full,
+    None when there is nothing more."""
+    return events[-1]["seq"] if len(events) == limit else None
 
 
 def verify_chain(engine: Engine, session_factory: Any, actor: str) -> VerifyReport:

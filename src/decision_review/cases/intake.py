@@ -9,7 +9,7 @@ twice at once (a second copy is decided after the first, and finds it stored: a 
 Each case still gets its own result: one caller's conflict or invalid case does not touch the
 others'. With `window` 0 every submission is decided on its own.
 
-One group is decided at a time per worker (`max_running`): while it runs, new submissions gather
+One group is decided at a time per worker: while it runs, new submissions gather
 in the next group, so under load the groups grow (up to `max_group`) and each case carries less of
 a group's fixed cost. Two groups at once only fought over the worker's one GIL: measured with
 `benchmarks/bench_api.py`, groups averaged 5 cases at 86 ms with two running, 8 at 50 ms with one.
@@ -46,15 +46,13 @@ class CaseIntake:
         *,
         window_seconds: float,
         max_group: int,
-        max_running: int = 1,
     ) -> None:
         self.tx = tx
         self.catalog = catalog
         self.window = window_seconds
         self.max_group = max_group
         self._open: dict[tuple[str, str], _Group] = {}
-        self._running: asyncio.Semaphore | None = None
-        self._max_running = max_running
+        self._running: asyncio.Lock | None = None  # made in the event loop that uses it
         self._tasks: set[asyncio.Task[None]] = set()  # strong references while groups run
 
     async def submit(self, product: str, record: dict[str, Any], actor: str) -> CaseResult:
@@ -63,7 +61,7 @@ class CaseIntake:
             return (await anyio.to_thread.run_sync(self.decide_group, product, actor, [record]))[0]
         loop = asyncio.get_running_loop()
         if self._running is None:
-            self._running = asyncio.Semaphore(self._max_running)
+            self._running = asyncio.Lock()
         key = (product, actor)
         group = self._open.get(key)
         if group is None or len(group.records) >= self.max_group:

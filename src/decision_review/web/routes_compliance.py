@@ -91,7 +91,7 @@ def audit_page(
         visible = user.principal.visible(live_products(session))
         try:
             events = audit.search(session, **filters, after_seq=after, limit=PAGE_EVENTS)
-            next_after = events[-1]["seq"] if len(events) == PAGE_EVENTS else None
+            next_after = audit.next_after(events, PAGE_EVENTS)
         except InvalidInput as exc:
             events, next_after, error = [], None, str(exc)
         head = read_head(session)
