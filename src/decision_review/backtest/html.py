@@ -15,9 +15,10 @@ from markupsafe import Markup
 
 from decision_review.backtest import render
 from decision_review.backtest.gates import GateResult
-from decision_review.backtest.plots import score_distribution_figure, svg, swap_matrix_figure, sweep_figure
+from decision_review.backtest.plots import score_distribution_figure, swap_matrix_figure, sweep_figure
 from decision_review.backtest.schemas import BacktestReport
 from decision_review.fairness import selection_rate_svg
+from decision_review.figures import figure_svg
 
 
 def _environment() -> Environment:
@@ -41,11 +42,11 @@ def _environment() -> Environment:
 def render_html(report: BacktestReport, *, gates: GateResult | None = None) -> str:
     """The report as HTML text."""
     plots = {
-        "scores": Markup(svg(score_distribution_figure(report.policies))),
-        "swaps": Markup(svg(swap_matrix_figure(report.swaps, report.candidate.labels)))
+        "scores": Markup(figure_svg(score_distribution_figure(report.policies))),
+        "swaps": Markup(figure_svg(swap_matrix_figure(report.swaps, report.candidate.labels)))
         if report.swaps
         else None,
-        "sweep": Markup(svg(sweep_figure(report.sweep))) if report.sweep is not None else None,
+        "sweep": Markup(figure_svg(sweep_figure(report.sweep))) if report.sweep is not None else None,
         "fairness": {
             r.role: {
                 stage.stage: Markup(selection_rate_svg(r.fairness, stage=stage.stage))

@@ -7,10 +7,7 @@ state keeps them safe to draw from several threads. The same report gives byte-i
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
-from matplotlib import rc_context
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
@@ -18,14 +15,6 @@ from decision_review.backtest.schemas import OutcomeNames, PolicyResult, SwapRep
 
 GOOD_COLOUR, BAD_COLOUR, UNKNOWN_COLOUR = "#2166ac", "#b2182b", "#999999"
 MAX_CURVES = 6
-
-
-def svg(fig: Figure) -> str:
-    """A figure as SVG text, with no date or random ids, so the same figure gives the same bytes."""
-    with rc_context({"svg.hashsalt": "decision-review", "svg.fonttype": "none"}):
-        buffer = io.StringIO()
-        fig.savefig(buffer, format="svg", metadata={"Date": None})
-    return buffer.getvalue()
 
 
 def score_distribution_figure(results: list[PolicyResult]) -> Figure:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
-from matplotlib import rc_context
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
@@ -25,6 +24,7 @@ from decision_review.fairness.schemas import (
     Screen,
     StageReport,
 )
+from decision_review.figures import figure_svg
 
 _SCREEN_STYLE = {Screen.PASS: "green", Screen.FAIL: "bold red", Screen.INSUFFICIENT: "yellow"}
 
@@ -205,11 +205,7 @@ def selection_rate_svg(
     report: FairnessReport, stage: str | None = None, attributes: Sequence[str] | None = None
 ) -> str:
     """`selection_rate_figure` as SVG text, byte-identical for the same report (for HTML reports)."""
-    with rc_context({"svg.hashsalt": "decision-review", "svg.fonttype": "none"}):
-        fig = selection_rate_figure(report, stage, attributes)
-        buffer = io.StringIO()
-        fig.savefig(buffer, format="svg", metadata={"Date": None})
-    return buffer.getvalue()
+    return figure_svg(selection_rate_figure(report, stage, attributes))
 
 
 def _stage(report: FairnessReport, stage: str | None) -> StageReport:
