@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, File, Form, Response, UploadFile
-from fastapi.responses import JSONResponse
 
 from decision_review.api.deps import ServicesDep
+from decision_review.api.responses import FastJSONResponse
 from decision_review.cases import batch, detail, service
 from decision_review.cases.auth import CaseReader, DecisionReader, OutcomeRecorder, Submitter
 from decision_review.cases.schemas import (
@@ -37,7 +37,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _batch_response(product: str, results: list[CaseResult]) -> JSONResponse:
+def _batch_response(product: str, results: list[CaseResult]) -> FastJSONResponse:
     counts: dict[str, int] = {}
     outcomes: dict[str, int] = {}
     for r in results:
@@ -50,7 +50,7 @@ def _batch_response(product: str, results: list[CaseResult]) -> JSONResponse:
         "outcomes": outcomes,
         "results": [submission_out(r) for r in results],
     }
-    return JSONResponse(body, status_code=201 if counts.get("created") else 200)
+    return FastJSONResponse(body, status_code=201 if counts.get("created") else 200)
 
 
 @router.post(
@@ -93,7 +93,9 @@ async def submit_case(
         **ERRORS,
     },
 )
-def submit_batch(product: str, body: BatchIn, principal: Submitter, services: ServicesDep) -> JSONResponse:
+def submit_batch(
+    product: str, body: BatchIn, principal: Submitter, services: ServicesDep
+) -> FastJSONResponse:
     """Decide many cases in one call; one result per case, in order (invalid ones not stored)."""
     with services.db.read() as session:
         live = services.catalog.live(session, product)
@@ -123,7 +125,7 @@ def submit_upload(
         UploadFile, File(description="CSV (header row) or Parquet: the id column and every contract field.")
     ],
     explain: Annotated[str, Form(pattern="^(needed|all)$")] = "needed",
-) -> JSONResponse:
+) -> FastJSONResponse:
     """Decide every row of a file; the engine checks each row (see docs/api.md, "Batches")."""
     with services.db.read() as session:
         live = services.catalog.live(session, product)
