@@ -58,5 +58,6 @@ def test_svg_for_an_unknown_attribute_is_an_error(report):
 def test_svg_chart_is_the_same_bytes_over_many_draws(german_decisions, german_groups):
     # Constrained layout moved clip rectangles in the last float bit between draws, and
     # matplotlib's clip ids hash those bits: about 1 draw in 6 of this chart differed.
-    report = fairness_report(german_decisions, german_groups, stages={"final": "final_outcome"}, n_bootstrap=0)
+    stages = {"final": "final_outcome"}
+    report = fairness_report(german_decisions, german_groups, stages=stages, n_bootstrap=0)
     assert len({selection_rate_svg(report) for _ in range(40)}) == 1
