@@ -10,7 +10,8 @@ process (no HTTP, no database): no API answer can beat those.
 
 Single cases run at each concurrency given (default 16, 24 and 32 clients): at a fixed number of
 requests in flight the rate and the latency trade against each other (Little's law), so one
-concurrency alone says little about a target that names both.
+concurrency alone says little about a target that names both. Beside each, the server's CPU time
+per request (its processes, from /proc): its efficiency, which drifts less than the rate does.
 
     python benchmarks/bench_api.py                       # both engines, defaults below
     python benchmarks/bench_api.py --engine sqlite --requests 2000 --concurrency 24 --workers 2
@@ -105,13 +106,33 @@ def server(url: str, home: Path, port: int, workers: int):
                     f"the server did not start: {process.stderr.read() if process.stderr else ''}"
                 )
             time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", process.pid
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def server_cpu_seconds(group: int) -> float | None:
+    """CPU time used so far by the server's processes (its process group; Linux /proc only).
+
+    Per request it is the server's efficiency, which drifts less than the rate on a shared machine."""
+    if not os.path.isdir("/proc"):
+        return None
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:  # pgrp
+            total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -251,20 +272,26 @@ def main() -> None:
     for kind in kinds:
         with tempfile.TemporaryDirectory(prefix="dr-bench-api-") as tmp, database(kind, Path(tmp)) as url:
             token = intake_token(url)
-            with server(url, Path(tmp), port, args.workers) as base:
+            with server(url, Path(tmp), port, args.workers) as (base, group):
                 run = uuid.uuid4().hex[:6]
                 warm_up = single_cases(base, token, min(200, args.requests), levels[0], run + "w")
                 asyncio.run(warm_up)
                 singles = []
                 for c in levels:
+                    cpu_before = server_cpu_seconds(group)
                     single = asyncio.run(single_cases(base, token, args.requests, c, f"{run}c{c}"))
+                    cpu_after = server_cpu_seconds(group)
+                    if cpu_before is not None and cpu_after is not None:
+                        single["server_cpu_ms"] = (cpu_after - cpu_before) / args.requests * 1000
                     singles.append((c, single))
                 batch = batches(base, token, args.batch_size, args.batches, run)
         for concurrency, single in singles:
+            cpu = single.get("server_cpu_ms")
             print(
                 f"{kind:10s} single, {concurrency:3d} clients: {single['per_second']:5.0f} decisions/s, "
                 f"p50 {single['p50_ms']:.1f} ms, p95 {single['p95_ms']:.1f} ms, "
                 f"p99 {single['p99_ms']:.1f} ms, errors {single['errors']}"
+                + (f", server CPU {cpu:.2f} ms/request" if cpu is not None else "")
             )
         print(
             f"{kind:10s} batch:  {batch['per_second']:7.0f} cases/s "
