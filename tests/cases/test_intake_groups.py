@@ -11,8 +11,8 @@ from typing import Any
 from decision_review.cases.intake import CaseIntake
 from decision_review.cases.service import CaseResult
 
-WINDOW = 0.03  # long enough that a loaded test machine still meets the timings below
-DECIDE = 0.15
+WINDOW = 0.05  # long enough that a loaded test machine still meets the timings below
+DECIDE = 0.25
 
 
 class RecordingIntake(CaseIntake):
