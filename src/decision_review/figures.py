@@ -1,10 +1,13 @@
 """A matplotlib figure as SVG text that is the same bytes every time the same figure is drawn.
 
 Why: HTML reports are evidence (archived, diffed, digested), so drawing the same report twice must
-give the same file. matplotlib names each clip path by a hash of its rectangle's floats, and
-constrained layout can move those floats in the last bit between two draws of one figure, so the
-name changed while nothing visible did. Here each clip path is renamed by a hash of its printed
-definition (what a browser actually uses); the other ids matplotlib hashes from printed text.
+give the same file. Constrained layout solves for the axes' places with kiwisolver, whose answer
+can differ in the last bits from one draw to the next (it depends on where its objects sit in
+memory); printed to six decimals, an axis edge then read 38.589303 in one draw and 38.589302 in
+another, about one report in ten. So the layout is solved once, each axes' place is rounded to
+1/10,000 of the figure (invisible) and fixed, and the figure is drawn from those places with no
+layout engine. Clip paths are also named by a hash of their printed definition (matplotlib hashes
+their unprinted floats); the other ids matplotlib hashes from printed text.
 """
 
 from __future__ import annotations
@@ -22,9 +25,20 @@ _CLIP_PATH = re.compile(r'<clipPath id="([^"]+)">(.*?)</clipPath>', re.DOTALL)
 def figure_svg(fig: Figure) -> str:
     """`fig` as SVG text: no date, text kept as text, ids that depend only on what is drawn."""
     with rc_context({"svg.hashsalt": "decision-review", "svg.fonttype": "none"}):
+        _freeze_layout(fig)
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None})
     return _stable_clip_ids(buffer.getvalue())
+
+
+def _freeze_layout(fig: Figure) -> None:
+    """Solve the figure's layout once, then fix each axes at its place rounded to 1e-4 of the figure."""
+    if fig.get_layout_engine() is None:
+        return
+    fig.draw_without_rendering()
+    for ax in fig.axes:
+        ax.set_position([round(v, 4) for v in ax.get_position(original=True).bounds])
+    fig.set_layout_engine("none")
 
 
 def _stable_clip_ids(text: str) -> str:

@@ -96,8 +96,10 @@ def test_html_escapes_policy_text(model_registry, german_history):
 
 
 def test_same_report_same_html(german_engine, german_history):
+    # Constrained layout's solver moved axes in the last bits from draw to draw; about one draw
+    # in ten printed an edge one digit off (figures.figure_svg freezes the layout): draw often.
     report = run_backtest(german_history, german_engine, settings=FAST).report
-    assert render_html(report) == render_html(report)
+    assert len({render_html(report) for _ in range(15)}) == 1
 
 
 def test_fraud_backtest_with_baseline_sweep_and_swaps(tmp_path, model_registry):
