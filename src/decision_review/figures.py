@@ -1,10 +1,11 @@
 """A matplotlib figure as SVG text that is the same bytes every time the same figure is drawn.
 
 Why: HTML reports are evidence (archived, diffed, digested), so drawing the same report twice must
-give the same file. Constrained layout solves for the axes' places with kiwisolver, whose answer
-can differ in the last bits from one draw to the next (it depends on where its objects sit in
-memory); printed to six decimals, an axis edge then read 38.589303 in one draw and 38.589302 in
-another, about one report in ten. So the layout is solved once, each axes' place is rounded to
+give the same file. Constrained layout solves for the axes' places with kiwisolver, and its answer
+differed in the last bits from one draw of the same figure to the next (clearing matplotlib's font
+and text-metric caches did not change that; the solver's internal order is the likely cause);
+printed to six decimals, an axis edge read 38.589303 in one draw and 38.589302 in another, about
+one backtest report in ten. So the layout is solved once, each axes' place is rounded to
 1/10,000 of the figure (invisible) and fixed, and the figure is drawn from those places with no
 layout engine. Clip paths are also named by a hash of their printed definition (matplotlib hashes
 their unprinted floats); the other ids matplotlib hashes from printed text.
