@@ -3,36 +3,34 @@
 Why: HTML reports are evidence (archived, diffed, digested), so drawing the same report twice must
 give the same file. Constrained layout solves for the axes' places with kiwisolver, and its answer
 differed in the last bits from one draw of the same figure to the next (clearing matplotlib's font
-and text-metric caches did not change that; the solver's internal order is the likely cause);
+and text-metric caches did not change that; the solver's internal order is the likely cause):
 printed to six decimals, an axis edge read 38.589303 in one draw and 38.589302 in another, about
-one backtest report in ten. So the layout is solved once, each axes' place is rounded to
-1/10,000 of the figure (invisible) and fixed, and the figure is drawn from those places with no
-layout engine. Clip paths are also named by a hash of their printed definition (matplotlib hashes
-their unprinted floats); the other ids matplotlib hashes from printed text.
+one backtest report in ten, and matplotlib's clip-path ids, which hash those floats, changed too.
+So the layout is solved once, each axes' place is rounded to 1/10,000 of the figure (invisible)
+and fixed, and the figure is drawn from those places with no layout engine; every id matplotlib
+then writes is a hash of the same floats or text.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
-import re
 
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
-_CLIP_PATH = re.compile(r'<clipPath id="([^"]+)">(.*?)</clipPath>', re.DOTALL)
-
 
 def figure_svg(fig: Figure) -> str:
-    """`fig` as SVG text: no date, text kept as text, ids that depend only on what is drawn."""
+    """`fig` as SVG text: no date, text kept as text, the same bytes for the same figure.
+
+    The figure's layout is fixed on the way (see `freeze_layout`): draw it with this, not after."""
     with rc_context({"svg.hashsalt": "decision-review", "svg.fonttype": "none"}):
-        _freeze_layout(fig)
+        freeze_layout(fig)
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None})
-    return _stable_clip_ids(buffer.getvalue())
+    return buffer.getvalue()
 
 
-def _freeze_layout(fig: Figure) -> None:
+def freeze_layout(fig: Figure) -> None:
     """Solve the figure's layout once, then fix each axes at its place rounded to 1e-4 of the figure."""
     if fig.get_layout_engine() is None:
         return
@@ -40,13 +38,3 @@ def _freeze_layout(fig: Figure) -> None:
     for ax in fig.axes:
         ax.set_position([round(v, 4) for v in ax.get_position(original=True).bounds])
     fig.set_layout_engine("none")
-
-
-def _stable_clip_ids(text: str) -> str:
-    renames = {
-        old: "clip" + hashlib.sha256(body.encode("utf-8")).hexdigest()[:12]
-        for old, body in _CLIP_PATH.findall(text)
-    }
-    for old, new in renames.items():
-        text = text.replace(f'id="{old}"', f'id="{new}"').replace(f"url(#{old})", f"url(#{new})")
-    return text

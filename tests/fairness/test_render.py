@@ -56,8 +56,8 @@ def test_svg_for_an_unknown_attribute_is_an_error(report):
 
 
 def test_svg_chart_is_the_same_bytes_over_many_draws(german_decisions, german_groups):
-    # Constrained layout moved clip rectangles in the last float bit between draws, and
-    # matplotlib's clip ids hash those bits: about 1 draw in 6 of this chart differed.
+    # Constrained layout's solver moved axes (and the clip ids hashed from them) in the last
+    # bits between draws: about 1 draw in 6 of this chart differed (figures.freeze_layout).
     stages = {"final": "final_outcome"}
     report = fairness_report(german_decisions, german_groups, stages=stages, n_bootstrap=0)
     assert len({selection_rate_svg(report) for _ in range(40)}) == 1
