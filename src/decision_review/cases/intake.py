@@ -17,8 +17,9 @@ a group's fixed cost. Two groups at once only fought over the worker's one GIL: 
 A group that had to wait for the one before it, of the same product line and submitter, waits one
 more `window` once its turn comes: the callers just answered send their next cases at that moment,
 and they join this group instead of starting the one after it. Without that, a submitter's clients
-split into two halves that took turns, each half waiting for the other's group (groups of ~8 on a
-busy worker, ~3 on a quiet one; with it ~19 and ~13, 1.4x the rate at 24 clients, same run).
+split into two halves that took turns, each half waiting for the other's group. Measured at 24
+clients: mean groups of ~8 and ~4 cases on the two workers before, 13-20 and 5-8 with it, and
+1.2-1.7x the rate (benchmarks/RESULTS.md, "API").
 """
 
 from __future__ import annotations
