@@ -211,7 +211,7 @@ def batches(base: str, token: str, size: int, count: int, run: str) -> dict:
     }
 
 
-def engine_floor(n: int, batch_size: int, batches: int) -> dict:
+def engine_floor(n: int, batch_size: int, rounds: int) -> dict:
     """The engine alone in this process, one case per call and then whole batches (explaining
     what needs it, as the API does): what no API answer can beat."""
     import pandas as pd
@@ -232,9 +232,9 @@ def engine_floor(n: int, batch_size: int, batches: int) -> dict:
     big = pd.DataFrame([{"case_id": f"floor-b{i}", **cases[i % len(cases)]} for i in range(batch_size)])
     engine.decide(big)  # warm-up
     start = time.perf_counter()
-    for _ in range(max(1, batches)):
+    for _ in range(rounds):
         engine.decide(big)
-    batch_seconds = (time.perf_counter() - start) / max(1, batches)
+    batch_seconds = (time.perf_counter() - start) / rounds
     return {
         "p50_ms": percentile(times, 0.5) * 1000,
         "p99_ms": percentile(times, 0.99) * 1000,
@@ -242,24 +242,48 @@ def engine_floor(n: int, batch_size: int, batches: int) -> dict:
     }
 
 
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
+    return value
+
+
+def concurrency_levels(text: str) -> list[int]:
+    """`--concurrency`: one number or a comma list of them, each at least 1."""
+    try:
+        levels = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give numbers of clients, e.g. 24 or 16,24,32") from None
+    if not levels or min(levels) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give at least one number of clients, each 1 or more")
+    return levels
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
-    parser.add_argument("--requests", type=int, default=2000, help="single-case requests per engine")
+    parser.add_argument("--requests", type=positive, default=2000, help="single-case requests per engine")
     parser.add_argument(
-        "--concurrency", default="16,24,32", help="clients in flight for single cases; a comma list runs each"
+        "--concurrency",
+        type=concurrency_levels,
+        default=[16, 24, 32],
+        help="clients in flight for single cases; a comma list runs each (default 16,24,32)",
     )
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
-    parser.add_argument("--batch-size", type=int, default=5000)
-    parser.add_argument("--batches", type=int, default=3)
+    parser.add_argument("--workers", type=positive, default=2, help="uvicorn worker processes")
+    parser.add_argument("--batch-size", type=positive, default=5000)
+    parser.add_argument("--batches", type=positive, default=3)
     parser.add_argument("--port", type=int, default=0, help="0: a free port")
     args = parser.parse_args()
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     gc.freeze()  # the client's own full collections would show up as server latency
-    levels = [int(c) for c in str(args.concurrency).split(",") if c.strip()]
+    levels = args.concurrency
     print(f"workers {args.workers}, concurrency {levels}, {args.requests} single cases per level, "
           f"{args.batches} batches of {args.batch_size}")  # fmt: skip
     floor = engine_floor(300, args.batch_size, args.batches)
