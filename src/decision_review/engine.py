@@ -87,7 +87,6 @@ DECISION_COLUMNS = [
     "approve_below",
     "decline_at_or_above",
 ]
-REASON_PARTS = ("field", "code", "text", "contribution")
 
 
 @dataclass

@@ -80,7 +80,6 @@ class EventKind(StrEnum):
     OVERRIDE = "override"
     OUTCOME_RECORDED = "outcome_recorded"
     POLICY_PUBLISHED = "policy_published"
-    MODEL_REGISTERED = "model_registered"
     EXPORT_MADE = "export_made"
     VERIFICATION_RUN = "verification_run"
     AUTH_FAILED = "auth_failed"

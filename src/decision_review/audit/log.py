@@ -315,10 +315,6 @@ def find_events(
     return [StoredEvent(*row) for row in rows]
 
 
-def count_events(session: Session | Connection) -> int:
-    return session.execute(select(func.count()).select_from(_events)).scalar_one()
-
-
 # ---------------------------------------------------------------------------------------------
 # Verify
 
