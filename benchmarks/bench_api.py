@@ -13,6 +13,9 @@ requests in flight the rate and the latency trade against each other (Little's l
 concurrency alone says little about a target that names both. Beside each, the server's CPU time
 per request (its processes, from /proc): its efficiency, which drifts less than the rate does.
 
+Batches of new cases are sent by one client, then by two at once (`--batch-clients`): one batch
+is one worker's work, so a single client leaves the other worker idle.
+
     python benchmarks/bench_api.py                       # both engines, defaults below
     python benchmarks/bench_api.py --engine sqlite --requests 2000 --concurrency 24 --workers 2
 
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import os
 import platform
 import signal
@@ -33,6 +37,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -190,23 +195,41 @@ async def single_cases(base: str, token: str, n: int, concurrency: int, run: str
     }
 
 
-def batches(base: str, token: str, size: int, count: int, run: str) -> dict:
+def batches(base: str, token: str, size: int, count: int, run: str, clients: int = 1) -> dict:
+    """`count` batches of `size` new cases from each of `clients` clients at once (threads, one
+    httpx client each): cases answered per second of wall time. Bodies are encoded before the
+    clock starts, so the client's own JSON work is not counted as the server's."""
     cases = templates()
-    total, elapsed, created = 0, 0.0, 0
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=600) as client:
-        for b in range(count):
-            body = {"cases": [{"case_id": f"{run}-b{b}-{i}", **cases[i % len(cases)]} for i in range(size)]}
-            start = time.perf_counter()
-            response = client.post(f"/api/v1/products/{PRODUCT}/cases/batch", json=body)
-            elapsed += time.perf_counter() - start
-            if response.status_code != 201:
-                raise RuntimeError(f"batch failed: {response.status_code} {response.text[:300]}")
-            created += response.json()["counts"].get("created", 0)
-            total += size
+    bodies = [
+        [
+            json.dumps(
+                {"cases": [{"case_id": f"{run}-k{k}-b{b}-{i}", **cases[i % len(cases)]} for i in range(size)]}
+            ).encode()
+            for b in range(count)
+        ]
+        for k in range(clients)
+    ]
+
+    def send(mine: list[bytes]) -> int:
+        created = 0
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        with httpx.Client(base_url=base, headers=headers, timeout=600) as client:
+            for body in mine:
+                response = client.post(f"/api/v1/products/{PRODUCT}/cases/batch", content=body)
+                if response.status_code != 201:
+                    raise RuntimeError(f"batch failed: {response.status_code} {response.text[:300]}")
+                created += response.json()["counts"].get("created", 0)
+        return created
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        created = sum(pool.map(send, bodies))
+    elapsed = time.perf_counter() - start
     return {
-        "cases": total,
+        "clients": clients,
+        "cases": size * count * clients,
         "created": created,
-        "per_second": total / elapsed,
+        "per_second": size * count * clients / elapsed,
         "seconds_per_batch": elapsed / count,
     }
 
@@ -278,6 +301,12 @@ def main() -> None:
     parser.add_argument("--workers", type=positive, default=2, help="uvicorn worker processes")
     parser.add_argument("--batch-size", type=positive, default=5000)
     parser.add_argument("--batches", type=positive, default=3)
+    parser.add_argument(
+        "--batch-clients",
+        type=concurrency_levels,
+        default=[1, 2],
+        help="clients sending batches at once; a comma list runs each (default 1,2)",
+    )
     parser.add_argument("--port", type=int, default=0, help="0: a free port")
     args = parser.parse_args()
 
@@ -308,7 +337,10 @@ def main() -> None:
                     if cpu_before is not None and cpu_after is not None:
                         single["server_cpu_ms"] = (cpu_after - cpu_before) / args.requests * 1000
                     singles.append((c, single))
-                batch = batches(base, token, args.batch_size, args.batches, run)
+                batch_runs = [
+                    batches(base, token, args.batch_size, args.batches, f"{run}k{k}", k)
+                    for k in args.batch_clients
+                ]
         for concurrency, single in singles:
             cpu = single.get("server_cpu_ms")
             print(
@@ -317,10 +349,12 @@ def main() -> None:
                 f"p99 {single['p99_ms']:.1f} ms, errors {single['errors']}"
                 + (f", server CPU {cpu:.2f} ms/request" if cpu is not None else "")
             )
-        print(
-            f"{kind:10s} batch:  {batch['per_second']:7.0f} cases/s "
-            f"({batch['seconds_per_batch']:.2f} s per batch of {args.batch_size}, {batch['created']} created)"
-        )
+        for batch in batch_runs:
+            print(
+                f"{kind:10s} batch, {batch['clients']} client(s): {batch['per_second']:7.0f} cases/s "
+                f"({batch['seconds_per_batch']:.2f} s per round of {batch['clients']} x {args.batch_size}, "
+                f"{batch['created']} created)"
+            )
 
 
 if __name__ == "__main__":
