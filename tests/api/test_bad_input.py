@@ -69,6 +69,16 @@ BAD = [
         422,
         ["credit_amount", "finite"],
     ),
+    (  # a whole number beyond any float: Python's JSON reads it exactly, so it must be refused here
+        "intake",
+        "POST",
+        "/cases",
+        json.dumps({**GOOD, "case_id": "t8", "credit_amount": 0})
+        .replace('"credit_amount": 0', '"credit_amount": 1' + "0" * 400)
+        .encode(),
+        422,
+        ["credit_amount", "too large"],
+    ),
     (
         "intake",
         "POST",

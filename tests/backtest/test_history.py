@@ -37,6 +37,9 @@ def test_outcome_values_must_be_zero_one_or_empty(frame, german_engine):
     frame["bad"] = 2
     with pytest.raises(InvalidInput, match=r"1 \(bad\), 0 \(good\) or empty"):
         _history(frame, german_engine)
+    frame["bad"] = pd.Series([10**400] * len(frame), dtype=object)  # as a CSV reader gives it
+    with pytest.raises(InvalidInput, match=r"outcome column 'bad'.*1 \(bad\), 0 \(good\) or empty"):
+        _history(frame, german_engine)
 
 
 def test_unknown_outcomes_are_left_out_and_disclosed(frame, german_engine):
@@ -88,6 +91,9 @@ def test_amounts_must_be_whole_numbers(frame, german_engine):
         _history(frame, german_engine, amount_column="credit_amount")
     with pytest.raises(InvalidInput, match="no amount column 'loan'"):
         _history(frame, german_engine, amount_column="loan")
+    frame["credit_amount"] = 1e19  # beyond int64: it would wrap round to a negative amount
+    with pytest.raises(InvalidInput, match="too large"):
+        _history(frame, german_engine, amount_column="credit_amount")
 
 
 def test_a_group_with_no_cases_is_listed_and_noted(frame, german_engine):

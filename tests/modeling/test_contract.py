@@ -102,6 +102,8 @@ text_or_number = st.one_of(
     st.none(),
     st.text(max_size=8),
     st.integers(-(10**6), 10**6),
+    st.integers(),  # unbounded, as JSON and CSV readers give them
+    st.sampled_from([10**400, -(10**309)]),  # beyond any float
     st.floats(allow_nan=True, allow_infinity=True),
 )
 

@@ -31,6 +31,7 @@ PRODUCT = "product"
 FRAUD_DATASET = "fraud_alerts"
 FRAUD_HISTORY_ROWS = 200_000
 HUMAN_OUTCOMES = (Outcome.APPROVE.value, Outcome.DECLINE.value)
+MAX_EXACT_AMOUNT = 2**53  # floats hold every whole number up to here exactly
 
 
 @dataclass(frozen=True, eq=False)
@@ -280,7 +281,13 @@ def _outcome(frame: pd.DataFrame, name: str, column: str) -> np.ndarray:
     if ptypes.is_bool_dtype(raw) or (ptypes.is_numeric_dtype(raw) and not ptypes.is_bool_dtype(raw)):
         values = raw.to_numpy(dtype=float, na_value=np.nan)
     else:
-        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        try:
+            values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        except OverflowError:  # a whole number beyond any float: not 0 or 1 either
+            raise InvalidInput(
+                f"history {name}: outcome column {column!r} holds a number too large for any float; "
+                "it must be 1 (bad), 0 (good) or empty (unknown)"
+            ) from None
         bad_text = raw.notna().to_numpy() & np.isnan(values)
         if bad_text.any():
             examples = sorted({str(v) for v in raw[bad_text].head(50)})[:5]
@@ -313,6 +320,11 @@ def _amount(frame: pd.DataFrame, name: str, column: str) -> tuple[np.ndarray, np
             f"history {name}: amount column {column!r} must hold whole, non-negative numbers of the "
             "currency unit (integer minor units such as cents when --minor-digits is 2); money is never "
             "a fraction here"
+        )
+    if (present > MAX_EXACT_AMOUNT).any():
+        raise InvalidInput(
+            f"history {name}: amount column {column!r} holds amounts too large to count exactly "
+            f"(above {MAX_EXACT_AMOUNT:,} units)"
         )
     return np.where(missing, 0, values).astype(np.int64), missing
 

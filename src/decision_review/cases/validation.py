@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -91,6 +92,8 @@ def validate_case(record: Any, contract: InputContract) -> dict[str, Any]:
                 problems.append(
                     {"field": spec.name, "message": f"field {spec.name!r} must be a finite number"}
                 )
+            elif isinstance(value, int) and abs(value) > sys.float_info.max:
+                problems.append({"field": spec.name, "message": f"field {spec.name!r} is too large a number"})
         elif not isinstance(value, str):
             problems.append(
                 {"field": spec.name, "message": f"field {spec.name!r} must be text, got {_describe(value)}"}

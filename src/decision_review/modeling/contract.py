@@ -9,8 +9,11 @@ category, missing values).
 
 from __future__ import annotations
 
+import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -420,8 +423,18 @@ def _numbers(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     missing = raw.isna().to_numpy().copy()
     if not ptypes.is_bool_dtype(raw):
         missing |= (raw.astype("str").str.strip() == "").to_numpy(dtype=bool, na_value=False)
-    values = pd.to_numeric(raw.where(~missing), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    return values, missing
+    present = raw.where(~missing)
+    try:
+        parsed = pd.to_numeric(present, errors="coerce")
+    except OverflowError:  # a whole number beyond any float (Python's ints are unbounded): infinite
+        parsed = pd.to_numeric(present.map(_beyond_float_as_infinite), errors="coerce")
+    return parsed.to_numpy(dtype=float, na_value=np.nan), missing
+
+
+def _beyond_float_as_infinite(value: Any) -> Any:
+    if isinstance(value, int) and abs(value) > sys.float_info.max:
+        return math.inf if value > 0 else -math.inf
+    return value
 
 
 def _usable(values: np.ndarray, missing: np.ndarray, integer: np.ndarray) -> np.ndarray:
