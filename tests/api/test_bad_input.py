@@ -145,6 +145,16 @@ BAD = [
     ),
     ("ana", "POST", "/cases/already-decided/override", {**DECIDE, "outcome": "decline"}, 409, ["automatic"]),
     ("ana", "GET", "/queue?limit=abc", None, 422, ["limit"]),
+    ("ana", "GET", "/queue?priority=2", None, 422, ["'priority'", "max_priority"]),  # a misspelt filter
+    (
+        "cora",
+        "GET",
+        "/api/v1/audit/events?prodcut=german_credit&colour=red",
+        None,
+        422,
+        ["parameters 'colour', 'prodcut' (did you mean 'product'?)", "takes: "],
+    ),
+    ("ana", "POST", "/cases/claimed-by-ana/decision", None, 422, ["body: is required"]),
     ("ana", "GET", "/queue?state=sleeping", None, 422, ["sleeping"]),
     ("rita", "POST", "/api/v1/products/german_credit/policies", {"yaml": "name: [unclosed"}, 422, ["YAML"]),
     ("rita", "POST", "/api/v1/policies/lint", {"yaml": 5}, 422, ["yaml"]),

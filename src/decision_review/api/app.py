@@ -19,7 +19,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy import text
 
 from decision_review import __version__
@@ -27,6 +27,7 @@ from decision_review.alerts.checker import AlertChecker
 from decision_review.api import errors
 from decision_review.api.deps import Database, Services
 from decision_review.api.limits import BodyLimit
+from decision_review.api.query import known_query_parameters
 from decision_review.cases.intake import CaseIntake
 from decision_review.policies.service import GateCheck, bootstrap_policies
 from decision_review.products.service import ProductCatalog, live_products
@@ -150,7 +151,7 @@ def _include_routers(app: FastAPI) -> None:
     from decision_review.users.routes import router as users
 
     for router in (products, cases, review, policies, audit, reports, alerts, users):
-        app.include_router(router)
+        app.include_router(router, dependencies=[Depends(known_query_parameters)])
 
 
 def app_from_environment() -> FastAPI:

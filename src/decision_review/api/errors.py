@@ -75,6 +75,8 @@ def _problems_of(exc: Exception) -> list[dict[str, Any]] | None:
 def _validation_problem(error: dict[str, Any]) -> dict[str, Any]:
     loc = [str(part) for part in error.get("loc", ())]
     where = ".".join(loc[1:] if loc and loc[0] in {"body", "query", "path", "header"} else loc)
+    if not where and loc == ["body"]:  # the body as a whole (missing, or not an object)
+        where = "body"
     message = str(error.get("msg", "invalid"))
     if error.get("type") == "missing":
         message = "is required"
