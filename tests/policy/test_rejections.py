@@ -251,6 +251,12 @@ def test_invalid_yaml_names_the_line(contract: InputContract) -> None:
     assert re.search(r"line \d+", message)
 
 
+@pytest.mark.parametrize("text", ["a: " + "[" * 3000, "a: " + "[" * 3000 + "]" * 3000 + "\n"])
+def test_yaml_nested_too_deeply_is_refused_not_a_crash(contract: InputContract, text: str) -> None:
+    """The YAML reader recurses per level: past Python's limit it must be a named refusal."""
+    assert "nested too deeply" in rejected(text, contract)
+
+
 @pytest.mark.parametrize("text", ["", "- a\n- b\n", "just text\n"])
 def test_a_policy_must_be_a_mapping(contract: InputContract, text: str) -> None:
     assert "must be a mapping" in rejected(text, contract)

@@ -74,11 +74,12 @@ EVENTS_FILE = {
 }
 
 
-def parse_bound(text: str | None, *, end: bool = False) -> str | None:
+def parse_bound(text: str | None, *, end: bool = False, label: str | None = None) -> str | None:
     """A --from/--to value as the UTC text `ts` is compared with.
 
     Accepts a date (``2024-05-01``) or an ISO-8601 time (``2024-05-01T12:00:00+02:00``; without
-    an offset it is UTC). A date given as the end includes that whole day.
+    an offset it is UTC). A date given as the end includes that whole day. `label` names the
+    value in the error (default: the CLI's --from/--to).
     """
     if text is None:
         return None
@@ -94,8 +95,8 @@ def parse_bound(text: str | None, *, end: bool = False) -> str | None:
                 moment = moment.replace(tzinfo=dt.UTC)
     except ValueError:
         raise InvalidInput(
-            f"{'--to' if end else '--from'} {text!r} is not a date (2024-05-01) or an ISO-8601 time "
-            "(2024-05-01T12:00:00Z)"
+            f"{label or ('--to' if end else '--from')} {text!r} is not a date (2024-05-01) or an "
+            "ISO-8601 time (2024-05-01T12:00:00Z)"
         ) from None
     return moment.astimezone(dt.UTC).strftime(TS_FORMAT)
 

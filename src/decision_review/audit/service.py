@@ -47,8 +47,8 @@ def search(
         case_id=case_id,
         kind=kind,
         actor=actor,
-        since=parse_bound(since),
-        until=parse_bound(until, end=True),
+        since=parse_bound(since, label="since"),
+        until=parse_bound(until, end=True, label="until"),
         after_seq=after_seq,
         limit=min(max(limit, 1), MAX_SEARCH),
     )

@@ -284,6 +284,10 @@ def _load_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
         raise PolicyError(source, [Problem(f"not valid YAML: {problem}", line)]) from None
     except yaml.YAMLError as exc:
         raise PolicyError(source, [Problem(f"not valid YAML: {exc}")]) from None
+    except RecursionError:  # the reader recurses once per level of nesting
+        raise PolicyError(
+            source, [Problem("not valid YAML: nested too deeply (a policy needs only a few levels)")]
+        ) from None
     finally:
         loader.dispose()
     return data, root
