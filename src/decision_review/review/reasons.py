@@ -81,12 +81,12 @@ class ReasonCatalog:
 
     def resolve(self, codes: Sequence[str], *, what: str) -> list[ReasonOption]:
         """The options for `codes`, in order, each once; an unknown code is an error naming it."""
-        unknown = [c for c in codes if c not in self.options]
+        unknown = list(dict.fromkeys(c for c in codes if c not in self.options))
         if unknown:
             known = ", ".join(self.options)
-            raise InvalidInput(
-                f"{what}: unknown reason code(s) {', '.join(map(repr, unknown))}; known: {known}"
-            )
+            more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+            shown = ", ".join(map(repr, unknown[:10])) + more
+            raise InvalidInput(f"{what}: unknown reason code(s) {shown}; known: {known}")
         return [self.options[c] for c in dict.fromkeys(codes)]
 
     def model_reasons(self, reasons: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
