@@ -87,6 +87,16 @@ BAD = [
         409,
         ["bad-input-base", "different inputs"],
     ),
+    # A NUL character: PostgreSQL holds it in no text or JSONB column, so every store refuses it
+    ("intake", "POST", "/cases", {**GOOD, "case_id": "t10", "purpose": "car\x00"}, 422, ["purpose", "NUL"]),
+    (
+        "intake",
+        "POST",
+        "/cases/batch",
+        {"cases": [GOOD, {**GOOD, "case_id": "t11", "purpose": "\x00"}]},
+        422,
+        ["'cases[1].purpose'", "NUL"],
+    ),
     ("intake", "POST", "/cases/batch", {"cases": [GOOD], "extra": 1}, 422, ["extra"]),
     ("intake", "POST", "/cases/batch", {"cases": []}, 422, ["no cases"]),
     (
@@ -146,6 +156,9 @@ BAD = [
     ("ana", "POST", "/cases/already-decided/override", {**DECIDE, "outcome": "decline"}, 409, ["automatic"]),
     ("ana", "GET", "/queue?limit=abc", None, 422, ["limit"]),
     ("ana", "GET", "/queue?priority=2", None, 422, ["'priority'", "max_priority"]),  # a misspelt filter
+    ("ana", "GET", "/queue?queue=standard%00review", None, 422, ["query parameter 'queue'", "NUL"]),
+    ("ana", "GET", "/cases/no%00such", None, 422, ["path parameter 'case_id'", "NUL"]),
+    ("ana", "POST", "/cases/claimed-by-ana/decision", {**DECIDE, "note": "seen\x00"}, 422, ["'note'", "NUL"]),
     (
         "cora",
         "GET",
@@ -159,7 +172,8 @@ BAD = [
     ("rita", "POST", "/api/v1/products/german_credit/policies", {"yaml": "name: [unclosed"}, 422, ["YAML"]),
     ("rita", "POST", "/api/v1/policies/lint", {"yaml": 5}, 422, ["yaml"]),
     ("cora", "GET", "/api/v1/audit/events?kind=nonsense", None, 422, ["nonsense"]),
-    ("cora", "GET", "/api/v1/audit/events?since=yesterday", None, 422, ["yesterday"]),
+    ("cora", "GET", "/api/v1/audit/events?since=yesterday", None, 422, ["since 'yesterday'"]),
+    ("cora", "POST", "/api/v1/audit/verify", {"first_seq": 10}, 422, ["takes no body", "first_seq"]),
     ("adam", "POST", "/api/v1/users", {"name": "x y", "role": "admin"}, 422, ["x y"]),
     ("adam", "POST", "/api/v1/users", {"name": "zed", "role": "boss"}, 422, ["role"]),
     ("adam", "POST", "/api/v1/users", {"name": "ana", "role": "admin"}, 409, ["ana", "already exists"]),

@@ -115,6 +115,14 @@ def test_csv_and_parquet_uploads(api):
         f"{G}/cases/upload", files={"file": ("x.csv", "case_id,colour\nz,red\n", "text/csv")}
     )
     assert unknown.status_code == 422 and "colour" in unknown.json()["message"]
+    nul = case("german_credit", "GC-0001", "u-6")
+    nul["purpose"] = "car\x00"  # PostgreSQL holds a NUL in no text: refused on every store
+    before = counts(api.services)
+    refused = intake.post(
+        f"{G}/cases/upload", files={"file": ("nul.csv", pd.DataFrame([nul]).to_csv(index=False), "text/csv")}
+    )
+    assert refused.status_code == 422 and "case 'u-6': field 'purpose'" in refused.json()["message"]
+    assert "NUL" in refused.json()["message"] and counts(api.services) == before
     garbage = intake.post(f"{G}/cases/upload", files={"file": ("x.parquet", b"not parquet")})
     assert garbage.status_code == 422 and "could not be read as Parquet" in garbage.json()["message"]
 

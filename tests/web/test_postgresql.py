@@ -22,6 +22,11 @@ def test_claim_decide_and_export_on_postgresql(pg_pages, tmp_path):
     assert claimed.status_code == 303 and claimed.headers["location"].endswith("/GC-0188")
     page = ana.get(claimed.headers["location"]).text
     assert "applicants like this go bad" in page and 'class="chart waterfall"' in page
+    refused = ana.post(  # a NUL: PostgreSQL holds it in no text column, so the page refuses it
+        "/cases/german_credit/GC-0188/decision",
+        {"outcome": "approve", "reason_codes": ["INCOME_VERIFIED"], "note": "Payslips\x00"},
+    )
+    assert refused.status_code == 400 and "NUL" in refused.text
     decided = ana.post(
         "/cases/german_credit/GC-0188/decision",
         {"outcome": "approve", "reason_codes": ["INCOME_VERIFIED"], "note": "Payslips checked."},

@@ -27,7 +27,7 @@ from decision_review.alerts.checker import AlertChecker
 from decision_review.api import errors
 from decision_review.api.deps import Database, Services
 from decision_review.api.limits import BodyLimit
-from decision_review.api.query import known_query_parameters
+from decision_review.api.strict import refuse_what_is_not_taken
 from decision_review.cases.intake import CaseIntake
 from decision_review.policies.service import GateCheck, bootstrap_policies
 from decision_review.products.service import ProductCatalog, live_products
@@ -151,7 +151,7 @@ def _include_routers(app: FastAPI) -> None:
     from decision_review.users.routes import router as users
 
     for router in (products, cases, review, policies, audit, reports, alerts, users):
-        app.include_router(router, dependencies=[Depends(known_query_parameters)])
+        app.include_router(router, dependencies=[Depends(refuse_what_is_not_taken)])
 
 
 def app_from_environment() -> FastAPI:

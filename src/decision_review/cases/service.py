@@ -167,12 +167,13 @@ def _inputs_of(frame: pd.DataFrame, id_field: str) -> list[dict[str, Any]]:
     names = [c for c in frame.columns if c != id_field]
     columns = [frame[name].tolist() for name in names]
     return [
-        clean_inputs(dict(zip(names, values, strict=True)), "case") for values in zip(*columns, strict=True)
+        clean_inputs(dict(zip(names, values, strict=True)), f"case {case_id!r}")
+        for case_id, *values in zip(frame[id_field].tolist(), *columns, strict=True)
     ]
 
 
 def _without(record: Mapping[str, Any], key: str) -> dict[str, Any]:
-    return clean_inputs({k: v for k, v in record.items() if k != key}, "case")
+    return clean_inputs({k: v for k, v in record.items() if k != key}, f"case {record.get(key)!r}")
 
 
 def _classify(

@@ -92,7 +92,8 @@ def utc_now() -> dt.datetime:
 def clean_inputs(values: Mapping[str, Any], where: str) -> dict[str, Any]:
     """Inputs as JSON can hold them: NaN and pandas' NA (a missing value) become null.
 
-    Infinity is refused: it is not a missing value, and neither JSON nor JSONB can hold it.
+    Infinity is refused: it is not a missing value, and neither JSON nor JSONB can hold it; so is
+    a NUL character in a text (PostgreSQL stores it in no text or JSONB column).
     """
     out: dict[str, Any] = {}
     for name, value in values.items():
@@ -103,6 +104,8 @@ def clean_inputs(values: Mapping[str, Any], where: str) -> dict[str, Any]:
                 raise InvalidInput(
                     f"{where}: field {name!r} is {value}; give a finite number or leave it empty"
                 )
+        elif isinstance(value, str) and "\x00" in value:
+            raise InvalidInput(f"{where}: field {name!r} holds a NUL character (U+0000); no text can hold it")
         elif type(value).__name__ in {"NAType", "NaTType"}:
             value = None
         out[name] = value

@@ -27,6 +27,7 @@ from markupsafe import Markup
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from decision_review import __version__
+from decision_review.api.strict import refuse_nul
 from decision_review.errors import Conflict, DecisionReviewError, NotFound
 from decision_review.users.permissions import Permission
 from decision_review.web import formats
@@ -237,6 +238,7 @@ class PageRoute(APIRoute):
 
         async def page_handler(request: Request) -> Response:
             try:
+                await refuse_nul(request)
                 response = await handler(request)
             except Exception as exc:  # every failure becomes a page; see _handle
                 response = _handle(request, exc)
