@@ -27,7 +27,7 @@ from decision_review.alerts.checker import AlertChecker
 from decision_review.api import errors
 from decision_review.api.deps import Database, Services
 from decision_review.api.limits import BodyLimit
-from decision_review.api.strict import refuse_what_is_not_taken
+from decision_review.api.strict import documented_inputs, refuse_what_is_not_taken
 from decision_review.cases.intake import CaseIntake
 from decision_review.policies.service import GateCheck, bootstrap_policies
 from decision_review.products.service import ProductCatalog, live_products
@@ -101,9 +101,10 @@ def create_app(
                 log.exception("product line %s could not be loaded", product)
 
     @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
         task = None
         if background:  # a server, not a test's app
+            documented_inputs(application)
             task = asyncio.create_task(services.alerts.run_forever())
             # What startup built (models, engines, modules) lives as long as the process. Frozen,
             # the garbage collector's full passes skip it: unfrozen, one pass took ~200 ms under
