@@ -49,6 +49,9 @@ def test_fresh_checkout_upgrade_verify_export_on_the_default_sqlite_file(tmp_pat
     assert "exported 1 events (seq 1..1)" in result.stdout
     result = cli("audit", "verify-export", "exports/all", cwd=tmp_path)
     assert result.returncode == 0 and result.stdout.startswith("OK: 1 events")
+    mistyped = cli("audit", "verify-export", "exports/al", cwd=tmp_path)  # a usage error, not BROKEN
+    assert mistyped.returncode == 2 and "does not exist" in mistyped.stderr
+    assert "BROKEN" not in mistyped.stdout
 
     url = f"sqlite:///{tmp_path / 'var' / 'decision-review.db'}"
     kinds = query(url, "SELECT kind, actor FROM audit_events ORDER BY seq")

@@ -187,9 +187,13 @@ def export_command(
 
 @audit_app.command("verify-export")
 def verify_export_command(
-    directory: Annotated[Path, typer.Argument(help="An export directory (with manifest.json).")],
+    directory: Annotated[
+        Path,
+        typer.Argument(help="An export directory (with manifest.json).", exists=True, file_okay=False),
+    ],
 ) -> None:
-    """Check an export: file digests, the chain inside it, and the manifest's claims."""
+    """Check an export: file digests, the chain inside it, and the manifest's claims (exit 1 if
+    broken; a path that is not a directory is a usage error, exit 2, not a broken export)."""
     check = verify_export(directory)
     out.print(check.summary())
     if not check.ok:
