@@ -82,7 +82,9 @@ def test_the_sign_in_form_needs_its_own_csrf_token(pages):
 
 
 def test_no_open_redirect_after_sign_in(pages):
-    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+    # "/<tab>/evil.example": browsers drop tabs and newlines from a URL, leaving "//evil.example"
+    targets = ("//evil.example/x", "https://evil.example/", "/\\evil.example", "/\t/evil.example", "/\n/x")
+    for target in targets:
         client = pages.client()
         token = CSRF.search(client.client.get("/sign-in").text).group(1)
         response = client.client.post(

@@ -33,8 +33,11 @@ MAX_NAME = 200
 
 
 def safe_next(target: str | None) -> str:
-    """Only a path on this site (never `//host` or a full URL): no open redirect after sign-in."""
+    """Only a path on this site (never `//host` or a full URL): no open redirect after sign-in.
+    Control characters are refused too: browsers drop tabs and newlines, so `/<tab>/host` is `//host`."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
         return "/"
     return target
 
