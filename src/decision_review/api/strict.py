@@ -7,7 +7,7 @@ whole chain while the caller believed they had asked for a range; neither could 
 router carries `refuse_what_is_not_taken` as a dependency. What an endpoint takes is read from
 the OpenAPI document, the same description the API's docs show callers.
 
-A NUL character (U+0000) anywhere in the path, the query or a JSON body is refused too
+A NUL character (U+0000) anywhere in the path, the query, a JSON body or a form is refused too
 (`refuse_nul`, also used by the web pages): PostgreSQL can store it in no text or JSONB column,
 so it failed there with a 500 while SQLite kept it. Refused at the door, on every store alike.
 """
