@@ -97,6 +97,7 @@ BAD = [
         422,
         ["'cases[1].purpose'", "NUL"],
     ),
+    ("intake", "POST", "/cases", b"[" * 5000 + b"]" * 5000, 400, ["nests too deeply"]),
     ("intake", "POST", "/cases/batch", {"cases": [GOOD], "extra": 1}, 422, ["extra"]),
     ("intake", "POST", "/cases/batch", {"cases": []}, 422, ["no cases"]),
     (

@@ -126,6 +126,8 @@ async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = "no such endpoint; the API is described at /docs"
     if exc.status_code == 405:
         message = "this endpoint does not take that method; see /docs"
+    if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):  # FastAPI's body parsing
+        message = "the body is not usable JSON: it nests too deeply"
     return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
 
 
