@@ -98,6 +98,7 @@ BAD = [
         ["'cases[1].purpose'", "NUL"],
     ),
     ("intake", "POST", "/cases", b"[" * 5000 + b"]" * 5000, 400, ["nests too deeply"]),
+    ("intake", "POST", "/cases", b'{"case_id": "\xff"}', 400, ["not UTF-8"]),
     ("intake", "POST", "/cases/batch", {"cases": [GOOD], "extra": 1}, 422, ["extra"]),
     ("intake", "POST", "/cases/batch", {"cases": []}, 422, ["no cases"]),
     (
@@ -254,3 +255,11 @@ def test_an_oversized_body_is_refused_before_it_is_read(sqlite_api_db, tmp_path,
         streamed = client.post(f"{BASE}/cases/batch", content=chunks(), headers=headers)
         assert streamed.status_code == 413 and "5,000 bytes" in streamed.json()["message"]
         assert counts(app.state.services) == before
+
+
+def test_a_body_sent_as_another_type_is_told_to_send_json(sqlite_api):
+    response = sqlite_api.as_("intake").post(
+        f"{BASE}/cases", content=json.dumps(GOOD).encode(), headers={"content-type": "text/plain"}
+    )
+    assert response.status_code == 422
+    assert "sent as text/plain; send JSON with Content-Type: application/json" in response.json()["message"]

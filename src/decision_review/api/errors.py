@@ -85,7 +85,7 @@ def _validation_problem(error: dict[str, Any]) -> dict[str, Any]:
     return {"loc": loc, "message": f"{where}: {message}" if where else message}
 
 
-async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = list(exc.errors())
     json_errors = [e for e in errors if e.get("type") == "json_invalid"]
     if json_errors:
@@ -97,6 +97,9 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResp
     problems = [_validation_problem(e) for e in errors[:50]]
     summary = "; ".join(p["message"] for p in problems[:5])
     more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind and "json" not in kind and "form" not in kind and any(p["loc"] == ["body"] for p in problems):
+        more += f" (the body was sent as {kind}; send JSON with Content-Type: application/json)"
     return error_response(422, f"the request does not fit: {summary}{more}", problems)
 
 
@@ -128,6 +131,8 @@ async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = "this endpoint does not take that method; see /docs"
     if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):  # FastAPI's body parsing
         message = "the body is not usable JSON: it nests too deeply"
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+        message = f"the body is not UTF-8 text, as JSON must be: {exc.__cause__}"
     return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
 
 
