@@ -36,10 +36,10 @@ class _Takes:
 
 async def refuse_what_is_not_taken(request: Request) -> None:
     """422 naming each query parameter the endpoint does not take (with the closest it does), or
-    the body of a call to an endpoint that takes none."""
+    the body of a call to an endpoint that takes none, or a NUL character (`refuse_nul`)."""
+    await refuse_nul(request)
     route = request.scope.get("route")
     takes = documented_inputs(request.app).get((getattr(route, "path", None), request.method.lower()))
-    await refuse_nul(request)
     if takes is None:  # not in the OpenAPI document: nothing to hold it to
         return
     if request.scope.get("query_string"):
