@@ -21,6 +21,7 @@ from decision_review.datasets import available_datasets, derive_protected, load_
 from decision_review.datasets.tables import read_table
 from decision_review.errors import InvalidInput
 from decision_review.fairness import protected_attribute_settings
+from decision_review.modeling.contract import MAX_WHOLE
 from decision_review.schemas import InputContract, Outcome, ProtectedAttribute
 
 OUTCOME_COLUMN = "bad"
@@ -31,7 +32,6 @@ PRODUCT = "product"
 FRAUD_DATASET = "fraud_alerts"
 FRAUD_HISTORY_ROWS = 200_000
 HUMAN_OUTCOMES = (Outcome.APPROVE.value, Outcome.DECLINE.value)
-MAX_EXACT_AMOUNT = 2**53  # floats hold every whole number up to here exactly
 
 
 @dataclass(frozen=True, eq=False)
@@ -321,10 +321,10 @@ def _amount(frame: pd.DataFrame, name: str, column: str) -> tuple[np.ndarray, np
             "currency unit (integer minor units such as cents when --minor-digits is 2); money is never "
             "a fraction here"
         )
-    if (present > MAX_EXACT_AMOUNT).any():
+    if (present > MAX_WHOLE).any():
         raise InvalidInput(
             f"history {name}: amount column {column!r} holds amounts too large to count exactly "
-            f"(above {MAX_EXACT_AMOUNT:,} units)"
+            f"(above {int(MAX_WHOLE):,} units)"
         )
     return np.where(missing, 0, values).astype(np.int64), missing
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import difflib
 import math
-import sys
 from collections.abc import Mapping
 from typing import Any
 
 from decision_review.errors import InvalidInput
+from decision_review.modeling.contract import too_large_for_float
 from decision_review.schemas import FieldKind, InputContract
 
 MAX_CASE_ID_LENGTH = 200
@@ -92,7 +92,7 @@ def validate_case(record: Any, contract: InputContract) -> dict[str, Any]:
                 problems.append(
                     {"field": spec.name, "message": f"field {spec.name!r} must be a finite number"}
                 )
-            elif isinstance(value, int) and abs(value) > sys.float_info.max:
+            elif too_large_for_float(value):
                 problems.append({"field": spec.name, "message": f"field {spec.name!r} is too large a number"})
         elif not isinstance(value, str):
             problems.append(

@@ -431,8 +431,14 @@ def _numbers(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return parsed.to_numpy(dtype=float, na_value=np.nan), missing
 
 
+def too_large_for_float(value: Any) -> bool:
+    """A whole number no float can hold: Python's ints are unbounded, and JSON and CSV readers
+    give them as read."""
+    return isinstance(value, int) and abs(value) > sys.float_info.max
+
+
 def _beyond_float_as_infinite(value: Any) -> Any:
-    if isinstance(value, int) and abs(value) > sys.float_info.max:
+    if too_large_for_float(value):
         return math.inf if value > 0 else -math.inf
     return value
 
