@@ -225,12 +225,13 @@ def batches(base: str, token: str, size: int, count: int, run: str, clients: int
     with ThreadPoolExecutor(clients) as pool:
         created = sum(pool.map(send, bodies))
     elapsed = time.perf_counter() - start
+    total = size * count * clients
     return {
         "clients": clients,
-        "cases": size * count * clients,
+        "cases": total,
         "created": created,
-        "per_second": size * count * clients / elapsed,
-        "seconds_per_batch": elapsed / count,
+        "per_second": total / elapsed,
+        "seconds_per_round": elapsed / count,  # one batch from each client
     }
 
 
@@ -275,8 +276,8 @@ def positive(text: str) -> int:
     return value
 
 
-def concurrency_levels(text: str) -> list[int]:
-    """`--concurrency`: one number or a comma list of them, each at least 1."""
+def client_counts(text: str) -> list[int]:
+    """`--concurrency` and `--batch-clients`: one number or a comma list of them, each at least 1."""
     try:
         levels = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
@@ -294,7 +295,7 @@ def main() -> None:
     parser.add_argument("--requests", type=positive, default=2000, help="single-case requests per engine")
     parser.add_argument(
         "--concurrency",
-        type=concurrency_levels,
+        type=client_counts,
         default=[16, 24, 32],
         help="clients in flight for single cases; a comma list runs each (default 16,24,32)",
     )
@@ -303,7 +304,7 @@ def main() -> None:
     parser.add_argument("--batches", type=positive, default=3)
     parser.add_argument(
         "--batch-clients",
-        type=concurrency_levels,
+        type=client_counts,
         default=[1, 2],
         help="clients sending batches at once; a comma list runs each (default 1,2)",
     )
@@ -352,7 +353,7 @@ def main() -> None:
         for batch in batch_runs:
             print(
                 f"{kind:10s} batch, {batch['clients']} client(s): {batch['per_second']:7.0f} cases/s "
-                f"({batch['seconds_per_batch']:.2f} s per round of {batch['clients']} x {args.batch_size}, "
+                f"({batch['seconds_per_round']:.2f} s per round of {batch['clients']} x {args.batch_size}, "
                 f"{batch['created']} created)"
             )
 

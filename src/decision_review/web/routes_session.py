@@ -37,9 +37,7 @@ def safe_next(target: str | None) -> str:
     Control characters are refused too: browsers drop tabs and newlines, so `/<tab>/host` is `//host`."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
-        return "/"
-    return target
+    return "/" if any(ord(ch) < 32 or ord(ch) == 127 for ch in target) else target
 
 
 def landing(role: Role) -> str:
