@@ -263,3 +263,15 @@ def test_a_body_sent_as_another_type_is_told_to_send_json(sqlite_api):
     )
     assert response.status_code == 422
     assert "sent as text/plain; send JSON with Content-Type: application/json" in response.json()["message"]
+
+
+def test_json_sent_the_way_curl_d_sends_it_is_told_its_content_type(sqlite_api):
+    """`curl -d` sends form encoding; a client may send no Content-Type at all: both are told why."""
+    intake = sqlite_api.as_("intake")
+    for headers, sent in (
+        ({"content-type": "application/x-www-form-urlencoded"}, "as application/x-www-form-urlencoded"),
+        ({"content-type": ""}, "with no Content-Type"),
+    ):
+        response = intake.post(f"{BASE}/cases", content=json.dumps(GOOD).encode(), headers=headers)
+        assert response.status_code == 422
+        assert f"sent {sent}; send JSON with Content-Type: application/json" in response.json()["message"]

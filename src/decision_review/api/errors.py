@@ -29,6 +29,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from decision_review.api.strict import is_json, media_type
 from decision_review.errors import Conflict, DecisionReviewError, IntegrityError, InvalidInput, NotFound
 
 log = logging.getLogger("decision_review.api")
@@ -97,9 +98,10 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     problems = [_validation_problem(e) for e in errors[:50]]
     summary = "; ".join(p["message"] for p in problems[:5])
     more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind and "json" not in kind and "form" not in kind and any(p["loc"] == ["body"] for p in problems):
-        more += f" (the body was sent as {kind}; send JSON with Content-Type: application/json)"
+    media = media_type(request)
+    if not is_json(media) and any(e.get("loc") == ("body",) and e.get("type") != "missing" for e in errors):
+        sent = f"as {media}" if media else "with no Content-Type"
+        more += f" (the body was sent {sent}; send JSON with Content-Type: application/json)"
     return error_response(422, f"the request does not fit: {summary}{more}", problems)
 
 

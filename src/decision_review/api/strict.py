@@ -64,18 +64,28 @@ async def refuse_nul(request: Request) -> None:
         for name, value in request.query_params.multi_items():
             if NUL in name or NUL in value:
                 raise InvalidInput(f"query parameter {name!r} {_NUL_PROBLEM}")
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind == "application/json" or kind.endswith("+json"):
+    media = media_type(request)
+    if is_json(media):
         body = await request.body()
         if has_escaped_nul(body):
             raise InvalidInput(f"{_nul_place(body)} {_NUL_PROBLEM}")
-    elif kind == "application/x-www-form-urlencoded":
+    elif media == "application/x-www-form-urlencoded":
         for name, value in (await request.form()).multi_items():
             if isinstance(value, str) and NUL in value:
                 raise InvalidInput(f"form field {name!r} {_NUL_PROBLEM}")
 
 
 _NUL_PROBLEM = "holds a NUL character (U+0000), which no text can hold here; remove it"
+
+
+def media_type(request: Request) -> str:
+    """The request's Content-Type without its parameters, in lower case ("" when none was sent)."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def is_json(media: str) -> bool:
+    """Whether FastAPI reads a body of this media type as JSON (application/json or */*+json)."""
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
 def has_escaped_nul(body: bytes) -> bool:
