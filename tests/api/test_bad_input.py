@@ -60,6 +60,10 @@ BAD = [
     ),
     ("intake", "POST", "/cases", _without(GOOD, "case_id"), 422, ["case_id", "required"]),
     ("intake", "POST", "/cases", {**GOOD, "case_id": "a/b"}, 422, ["'/'"]),
+    # Ids that look like another id: the retry of "bad-input-base" would be a second case
+    ("intake", "POST", "/cases", {**GOOD, "case_id": "bad-input-base "}, 422, ["begin or end with a space"]),
+    ("intake", "POST", "/cases", {**GOOD, "case_id": "bad\u200binput"}, 422, ["U+200B", "ZERO WIDTH SPACE"]),
+    ("intake", "POST", "/cases", {**GOOD, "case_id": "bad\u00a0input"}, 422, ["U+00A0", "position 4"]),
     ("intake", "POST", "/cases", {**GOOD, "case_id": "t6", "housing": {"nested": 1}}, 422, ["housing"]),
     (
         "intake",
@@ -223,13 +227,15 @@ def test_invalid_cases_in_a_batch_are_reported_and_the_rest_stored(api):
         case("german_credit", "GC-0001", "batch-ok-1"),
         {**case("german_credit", "GC-0001", "batch-bad"), "credit_amount": "lots"},
         case("german_credit", "GC-0641", "batch-ok-2"),
+        case("german_credit", "GC-0001", "batch-ok-1\u200b"),  # looks like the first: not a new case
     ]
     before = counts(api.services)
     response = api.as_("intake").post(f"{BASE}/cases/batch", json={"cases": cases})
     assert response.status_code == 201, response.text
     results = response.json()["results"]
-    assert [r["status"] for r in results] == ["created", "invalid", "created"]
+    assert [r["status"] for r in results] == ["created", "invalid", "created", "invalid"]
     assert "credit_amount" in results[1]["error"] and results[1]["problems"][0]["field"] == "credit_amount"
+    assert "U+200B (ZERO WIDTH SPACE) at position 11" in results[3]["error"]
     after = counts(api.services)
     assert after["cases"] - before["cases"] == 2 and after["decisions"] - before["decisions"] == 2
 

@@ -123,6 +123,19 @@ def test_csv_and_parquet_uploads(api):
     )
     assert refused.status_code == 422 and "case 'u-6': field 'purpose'" in refused.json()["message"]
     assert "NUL" in refused.json()["message"] and counts(api.services) == before
+    spaced = [case("german_credit", "GC-0001", f"u-{n}") for n in (7, 8)]
+    spaced[1]["case_id"] = "u-1 "  # u-1 again, with a trailing space: refused, not a second case
+    refused = intake.post(
+        f"{G}/cases/upload", files={"file": ("ids.csv", pd.DataFrame(spaced).to_csv(index=False), "text/csv")}
+    )
+    assert (
+        refused.status_code == 422 and "row 2: 'case_id' must not begin or end" in refused.json()["message"]
+    )
+    assert counts(api.services) == before
+    numbered = io.BytesIO()
+    pd.DataFrame([{**case("german_credit", "GC-0001", "x"), "case_id": 9}]).to_parquet(numbered)
+    refused = intake.post(f"{G}/cases/upload", files={"file": ("n.parquet", numbered.getvalue())})
+    assert refused.status_code == 422 and "row 1: 'case_id' must be text, got 9" in refused.json()["message"]
     garbage = intake.post(f"{G}/cases/upload", files={"file": ("x.parquet", b"not parquet")})
     assert garbage.status_code == 422 and "could not be read as Parquet" in garbage.json()["message"]
 

@@ -145,11 +145,14 @@ def _fit_columns(frame: pd.DataFrame, contract: InputContract, source: str) -> p
         if spec.name not in frame.columns:
             frame[spec.name] = None
     ids = frame[id_field]
-    bad = [str(v) for v in ids.head(100_000) if check_case_id(v if isinstance(v, str) else None, id_field)]
-    if ids.isna().any() or bad:
-        raise InvalidInput(
-            f"upload {source}: every row needs a {id_field!r} (1-200 characters, no '/' or controls)"
-        )
+    bad = []
+    for row, (value, missing) in enumerate(zip(ids.tolist(), ids.isna().tolist(), strict=True), start=1):
+        problem = check_case_id(None if missing else value, id_field)
+        if problem:
+            bad.append(f"row {row}: {problem}")
+    if bad:
+        more = f" (and {len(bad) - 5} more rows)" if len(bad) > 5 else ""
+        raise InvalidInput(f"upload {source}: " + "; ".join(bad[:5]) + more)
     frame[id_field] = ids.astype(str)
     return frame[[id_field, *names]]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,18 +36,47 @@ class CaseInvalid(InvalidInput):
 
 
 def check_case_id(value: Any, id_field: str) -> str | None:
-    """The problem with a case id, or None when it is usable."""
+    """The problem with a case id, or None when it is usable.
+
+    Why strict: the id is the idempotency key. ``"A-1"``, ``"A-1 "`` and ``"A-1"`` with a
+    zero-width space are three different cases to the store, so a resubmission carrying an
+    invisible difference would be decided a second time instead of returning the first decision.
+    Such ids are refused, naming the character, rather than silently stored.
+    """
     if value is None:
         return f"{id_field!r} is required: every case needs its own id"
     if not isinstance(value, str):
         return f"{id_field!r} must be text, got {_describe(value)}"
     if not value.strip() or len(value) > MAX_CASE_ID_LENGTH:
         return f"{id_field!r} must be 1 to {MAX_CASE_ID_LENGTH} characters, not blank"
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        return f"{id_field!r} must not contain control characters"
+    hidden = _first_unprintable(value)
+    if hidden is not None:
+        position, char = hidden
+        return (
+            f"{id_field!r} holds U+{ord(char):04X} ({_char_name(char)}) at position {position + 1}, "
+            "which does not print; ids may hold printable characters and the plain space only"
+        )
+    if value != value.strip():
+        return f"{id_field!r} must not begin or end with a space ({value!r})"
     if "/" in value:
         return f"{id_field!r} must not contain '/' (a case is addressed by its id in URLs)"
     return None
+
+
+_UNNAMED = {"Cc": "a control character", "Cs": "a lone surrogate", "Co": "a private-use character"}
+
+
+def _char_name(char: str) -> str:
+    return unicodedata.name(char, "") or _UNNAMED.get(unicodedata.category(char), "an unassigned code point")
+
+
+def _first_unprintable(value: str) -> tuple[int, str] | None:
+    """The first character Python does not count as printable: Unicode's "Other" (controls, format
+    characters such as zero-width spaces and bidirectional overrides, surrogates, private-use and
+    unassigned code points) and "Separator" categories, except the plain space."""
+    if value.isprintable():
+        return None
+    return next((p, c) for p, c in enumerate(value) if not c.isprintable())
 
 
 def validate_case(record: Any, contract: InputContract) -> dict[str, Any]:
