@@ -159,3 +159,21 @@ def test_webhooks_are_configured_by_risk_and_admin_and_audited(api, receiver):
         ("rita", "created"),
         ("adam", "deleted"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("http://[::1/hook", "cannot be read as a URL"),
+        ("http://hooks.example:99999/", "Port out of range"),
+        ("http://:8080/hook", "names no host"),
+        ("http://hooks example.com/", "a space"),
+        ("ftp://hooks.example/", "http:// or https://"),
+        ("https://ops:s3cret@hooks.example/alerts", "must not carry credentials"),
+    ],
+)
+def test_a_url_alerts_cannot_reach_is_refused_when_the_webhook_is_made(api, url, words):
+    answer = api.as_("adam").post("/api/v1/webhooks", json={"name": "bad", "url": url, "on_sla_breach": True})
+    assert answer.status_code == 422 and words in answer.json()["message"], answer.text
+    assert api.as_("adam").get("/api/v1/webhooks").json() == []
+    assert "s3cret" not in api.as_("cora").get("/api/v1/audit/events").text

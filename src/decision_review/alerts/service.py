@@ -15,7 +15,7 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
 from sqlalchemy import case, delete, func, insert, select
 from sqlalchemy.orm import Session
@@ -44,10 +44,40 @@ class QueueCondition:
 
 
 def _check_url(url: str) -> str:
-    parsed = urlparse(url)
-    if parsed.scheme not in {"http", "https"} or not parsed.netloc or len(url) > 2000:
-        raise InvalidInput(f"webhook url {url!r} must be an http:// or https:// URL with a host")
+    """The URL if deliveries can be sent to it; otherwise InvalidInput naming what is wrong.
+
+    Refused here rather than found out at the first alert: a URL that cannot be parsed, a host
+    or port that cannot be reached, and credentials (`user:password@`), which would be shown in
+    the webhook list and written to the audit log; deliveries are signed instead.
+    """
+    problem = _url_problem(url)
+    if problem:
+        raise InvalidInput(f"webhook url {url[:200]!r}: {problem}")
     return url
+
+
+def _url_problem(url: str) -> str | None:
+    if len(url) > 2000:
+        return "is longer than 2,000 characters"
+    if not url.isprintable() or any(ch.isspace() for ch in url):
+        return "holds a space or a character that does not print; percent-encode it"
+    try:
+        parsed = urlsplit(url)
+        port = parsed.port  # reading it checks it: a number from 0 to 65535
+    except ValueError as exc:
+        return f"cannot be read as a URL ({exc})"
+    if parsed.scheme not in {"http", "https"}:
+        return "must be an http:// or https:// URL"
+    if not parsed.hostname:
+        return "names no host"
+    if port == 0:
+        return "port 0 cannot be reached"
+    if parsed.username is not None or parsed.password is not None:
+        return (
+            "must not carry credentials (user:password@): they would be shown in the webhook list and "
+            "the audit log; the receiver checks each delivery's X-DR-Signature instead"
+        )
+    return None
 
 
 def create_webhook(
