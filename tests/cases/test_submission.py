@@ -184,3 +184,37 @@ def test_two_product_lines_side_by_side(api):
     assert [i["case_id"] for i in api.as_("ana").get(f"{F}/queue").json()["items"]] == ["side-1"]
     export = api.as_("cora").get("/api/v1/audit/events", params={"product": "fraud_alerts"}).json()["events"]
     assert {e["product"] for e in export} == {"fraud_alerts"}
+
+
+def test_an_upload_over_the_batch_limit_is_refused_before_its_rows_are_read(
+    sqlite_api_db, tmp_path, api_catalog
+):
+    """A few hundred kilobytes of Parquet can hold millions of rows (5,000,000 took 4 GB to read):
+    the row count comes from the file's footer and a CSV is read one row past the limit, no further.
+    Here the rows past the limit cannot even be read, so only a count taken first can answer."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from fastapi.testclient import TestClient
+
+    from tests.fixtures.api import build_app
+
+    url, user_tokens = sqlite_api_db
+    app = build_app(url, tmp_path, api_catalog, max_batch_cases=100)
+    headers = {"Authorization": f"Bearer {user_tokens['intake']}"}
+    rows = [case("german_credit", "GC-0001", f"big-{i}") for i in range(1000)]
+    parquet = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows), parquet, compression="none")
+    data = bytearray(parquet.getvalue())
+    footer = int.from_bytes(data[-8:-4], "little")
+    data[4 : len(data) - 8 - footer] = b"\xff" * (len(data) - 12 - footer)  # the pages, not the footer
+    lines = pd.DataFrame(rows[:101]).to_csv(index=False) + "too,many,fields\n" * 3 + "a" + ",b" * 40 + "\n"
+    with TestClient(app) as client:
+        before = counts(app.state.services)
+        for name, content in (("big.parquet", bytes(data)), ("big.csv", lines.encode())):
+            answer = client.post(f"{G}/cases/upload", files={"file": (name, content)}, headers=headers)
+            assert answer.status_code == 422, answer.text
+            assert "cases; at most 100 are taken at once" in answer.json()["message"], answer.text
+        assert counts(app.state.services) == before
+        fits = pd.DataFrame(rows[:100]).to_csv(index=False)
+        answer = client.post(f"{G}/cases/upload", files={"file": ("fits.csv", fits)}, headers=headers)
+        assert answer.status_code == 201 and len(answer.json()["results"]) == 100

@@ -129,7 +129,10 @@ def submit_upload(
     """Decide every row of a file; the engine checks each row (see docs/api.md, "Batches")."""
     with services.db.read() as session:
         live = services.catalog.live(session, product)
-    frame = batch.read_upload(file.file.read(), file.filename, file.content_type, live.engine.model.contract)
+    frame = batch.read_upload(
+        file.file.read(), file.filename, file.content_type, live.engine.model.contract,
+        max_cases=services.settings.max_batch_cases,
+    )  # fmt: skip
     results = batch.submit_frame(
         services.db, live, frame, actor=principal.name, explain=explain,  # type: ignore[arg-type]
         max_cases=services.settings.max_batch_cases, chunk_size=services.settings.batch_write_chunk,
