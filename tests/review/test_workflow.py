@@ -113,6 +113,26 @@ def test_release_escalate_and_request_information(api):
     ]
 
 
+def test_an_information_request_is_bounded_whichever_way_it_comes(api):
+    """The web form reaches the service without the API's schema: the service holds the bounds."""
+    from decision_review.errors import InvalidInput
+
+    submit(api, "german_credit", "GC-0188", "bounded-1")
+    assert api.as_("ana").post(f"{G}/cases/bounded-1/claim").status_code == 200
+    asks = {
+        "at most 20 items at once, not 21": [f"document {i}" for i in range(21)],
+        "requested item 2 is longer than 500 characters": ["payslip", "x" * 501],
+    }
+    for message, requested in asks.items():
+        with pytest.raises(InvalidInput, match=message), api.services.db.write() as session:
+            live = api.services.catalog.live(session, "german_credit")
+            service.request_info(
+                session, live, "bounded-1", actor="ana", reason_codes=["DOCUMENTS_VERIFIED"], note="n",
+                requested=requested,
+            )  # fmt: skip
+    assert events(api, "bounded-1")[-1] == ("review_claimed", "ana")  # nothing was recorded
+
+
 def test_four_eyes_on_a_large_amount_refused_then_granted(api):
     submit(api, "german_credit", "large_loan_referred", "big-1")
     ana = api.as_("ana")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Codes = list[str]
+from decision_review.review.service import MAX_REQUESTED, MAX_REQUESTED_LENGTH
+
+# Bounds that keep one review action a readable audit event (the body limit alone allows 20 MB).
+MAX_CODES = 50
+Codes = Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=MAX_CODES)]
 NOTE = Field(min_length=1, max_length=4000, description="What you checked and why: required.")
 
 
@@ -38,7 +42,9 @@ class EscalateIn(_In):
 class InfoRequestIn(_In):
     reason_codes: Codes = Field(min_length=1)
     note: str = NOTE
-    requested: list[str] = Field(min_length=1, description="What information is needed.")
+    requested: list[Annotated[str, Field(max_length=MAX_REQUESTED_LENGTH)]] = Field(
+        min_length=1, max_length=MAX_REQUESTED, description="What information is needed, one item each."
+    )
 
 
 class ApprovalIn(_In):

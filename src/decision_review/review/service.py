@@ -49,6 +49,8 @@ _cases = Case.__table__
 _pending = PendingApproval.__table__
 
 MAX_NOTE = 4000
+MAX_REQUESTED = 20  # items of one information request, each at most MAX_REQUESTED_LENGTH characters
+MAX_REQUESTED_LENGTH = 500
 Verdict = Literal["approve", "decline"]
 
 
@@ -497,6 +499,11 @@ def request_info(
     items = [r.strip() for r in requested if r and r.strip()]
     if not items:
         raise InvalidInput(f"{what}: say what information is requested (requested: [...])")
+    if len(items) > MAX_REQUESTED:
+        raise InvalidInput(f"{what}: ask for at most {MAX_REQUESTED} items at once, not {len(items)}")
+    long = next((i for i, item in enumerate(items, start=1) if len(item) > MAX_REQUESTED_LENGTH), None)
+    if long is not None:
+        raise InvalidInput(f"{what}: requested item {long} is longer than {MAX_REQUESTED_LENGTH} characters")
     case = _case(session, live.product, case_id)
     _let_go(
         session, live.product, case, actor, now, "request information on",
