@@ -2,8 +2,10 @@
 
 Why in one place: every path that decides cases (online, bulk, replay) must write the same
 events with the same payloads, or an examiner would find decisions explained in different ways.
-`record_decided_cases` is the reference path: one transaction (the caller's) holds the case
-rows, the decision rows and both events per case, so either all of it exists or none does.
+Every such path writes through the same two steps, `insert_decided` (case and decision rows) and
+`append_decided` (both events per case), in one transaction (the caller's), so either all of it
+exists or none does; online and bulk submission store their review items between the two,
+`record_decided_cases` calls them back to back.
 
 Example:
 
@@ -18,14 +20,14 @@ import datetime as dt
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from json.encoder import encode_basestring
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from decision_review.audit.chain import EventKind, canonical_json
-from decision_review.audit.log import CanonicalPayload, NewEvent, append
+from decision_review.audit.log import CanonicalPayload, NewEvent, StoredEvent, append
 from decision_review.errors import InvalidInput
 from decision_review.store.jsonvalues import UTC_TEXT_FORMAT
 from decision_review.store.repository import (
@@ -230,6 +232,52 @@ def shared_texts(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class DecidedRows:
+    """What `insert_decided` wrote: the row ids, and the texts the events quote from those rows."""
+
+    case_pks: list[int]
+    decision_ids: list[int]
+    inputs_json: list[str]
+    reasons_json: list[str]
+
+
+def insert_decided(
+    session: Session, cases: Sequence[NewCase], decisions: Sequence[NewDecision], *, at: dt.datetime
+) -> DecidedRows:
+    """The case and decision rows of decided cases, in the caller's transaction (inputs already
+    cleaned by `store.repository.clean_inputs`). Their events follow with `append_decided`, after
+    anything else the caller stores with them: the chain head stays locked from the append to the
+    commit, so it is taken last."""
+    inputs_json, reasons_json = shared_texts([c.inputs for c in cases], decisions)
+    statuses = [case_status(str(d.outcome)) for d in decisions]
+    case_pks = insert_cases(session, cases, statuses=statuses, at=at, inputs_json=inputs_json)
+    decision_ids = insert_decisions(session, case_pks, decisions, at=at, reasons_json=reasons_json)
+    return DecidedRows(case_pks, decision_ids, inputs_json, reasons_json)
+
+
+def append_decided(
+    session: Session,
+    cases: Sequence[NewCase],
+    decisions: Sequence[NewDecision],
+    rows: DecidedRows,
+    *,
+    at: dt.datetime,
+    received_by: str = SYSTEM,
+) -> list[StoredEvent]:
+    """`case_received` then `decision_made` for each case written by `insert_decided`."""
+    at_text = _utc_text(at)
+    received_at = [at_text if c.received_at in (None, at) else _utc_text(c.received_at) for c in cases]
+    return append(
+        session,
+        decided_events(
+            cases, decisions, rows.case_pks, rows.decision_ids, inputs_json=rows.inputs_json,
+            reasons_json=rows.reasons_json, received_at=received_at, decided_at=at_text,
+            received_by=received_by,
+        ),
+    )  # fmt: skip
+
+
 def record_decided_cases(
     session: Session,
     cases: Sequence[NewCase],
@@ -239,29 +287,18 @@ def record_decided_cases(
 ) -> list[StoredDecision]:
     """Store new cases, their decisions and both audit events per case, in the caller's transaction.
 
-    A few statements and one chain-head lock per call, whatever the number of cases.
-    The caller commits; a failure anywhere leaves none of it.
+    The same two steps as online and bulk submission (`insert_decided`, `append_decided`), with
+    the inputs cleaned first. A few statements and one chain-head lock per call, whatever the
+    number of cases. The caller commits; a failure anywhere leaves none of it.
     """
     if len(cases) != len(decisions):
         raise ValueError(f"{len(cases)} cases for {len(decisions)} decisions")
     if not cases:
         return []
     at = at or utc_now()
-    at_text = _utc_text(at)
-    inputs_json, reasons_json = shared_texts(
-        [clean_inputs(c.inputs, f"case {c.product}/{c.case_id}") for c in cases], decisions
-    )
-    statuses = [case_status(str(d.outcome)) for d in decisions]
-    case_pks = insert_cases(session, cases, statuses=statuses, at=at, inputs_json=inputs_json)
-    decision_ids = insert_decisions(session, case_pks, decisions, at=at, reasons_json=reasons_json)
-    received_at = [_utc_text(c.received_at) if c.received_at else at_text for c in cases]
-    stored = append(
-        session,
-        decided_events(
-            cases, decisions, case_pks, decision_ids, inputs_json=inputs_json, reasons_json=reasons_json,
-            received_at=received_at, decided_at=at_text,
-        ),
-    )  # fmt: skip
+    cleaned = [replace(c, inputs=clean_inputs(c.inputs, f"case {c.product}/{c.case_id}")) for c in cases]
+    rows = insert_decided(session, cleaned, decisions, at=at)
+    stored = append_decided(session, cleaned, decisions, rows, at=at)
     return [
         StoredDecision(
             product=case.product,
@@ -273,6 +310,6 @@ def record_decided_cases(
             decision_event_seq=stored[2 * i + 1].seq,
         )
         for i, (case, pk, decision_id, d) in enumerate(
-            zip(cases, case_pks, decision_ids, decisions, strict=True)
+            zip(cases, rows.case_pks, rows.decision_ids, decisions, strict=True)
         )
     ]

@@ -36,21 +36,17 @@ from sqlalchemy.exc import IntegrityError as DatabaseIntegrityError
 from sqlalchemy.orm import Session
 
 from decision_review.audit.chain import EventKind
-from decision_review.audit.decisions import decided_events, shared_texts
+from decision_review.audit.decisions import append_decided, insert_decided
 from decision_review.audit.log import NewEvent, append
 from decision_review.cases import repository
 from decision_review.errors import Conflict, InvalidInput, NotFound
 from decision_review.schemas import Outcome, ProtectedAttribute
-from decision_review.store.jsonvalues import UTC_TEXT_FORMAT
 from decision_review.store.repository import (
     NewCase,
     NewDecision,
     VersionRef,
     bulk_insert,
-    case_status,
     clean_inputs,
-    insert_cases,
-    insert_decisions,
     utc_now,
 )
 from decision_review.store.tables import OutcomeLabel, ReviewItem, ReviewState
@@ -461,10 +457,6 @@ def _write_chunk(
     return results
 
 
-def _utc_text(when: dt.datetime) -> str:
-    return when.astimezone(dt.UTC).strftime(UTC_TEXT_FORMAT)
-
-
 _ROUTE_FIELDS = ("queue", "priority", "winning_rule", "reason", "sla_due_at")
 _ROUTE = operator.itemgetter(*_ROUTE_FIELDS)
 ITEM_COLUMNS = ("case_pk", "product", "state", "created_at", "updated_at", *_ROUTE_FIELDS)
@@ -479,26 +471,16 @@ def _store(
     actor: str,
     now: dt.datetime,
 ) -> None:
-    """Cases, decisions, review items, then both audit events per case (appended last).
-
-    Each case's inputs and reasons are serialised once, for its rows and its events alike."""
-    inputs_json, reasons_json = shared_texts([c.inputs for c in cases], decisions)  # cleaned when read
-    statuses = [case_status(str(d.outcome)) for d in decisions]
-    case_pks = insert_cases(session, cases, statuses=statuses, at=now, inputs_json=inputs_json)
-    decision_ids = insert_decisions(session, case_pks, decisions, at=now, reasons_json=reasons_json)
+    """Cases, decisions, review items, then both audit events per case (appended last)."""
+    rows = insert_decided(session, cases, decisions, at=now)  # inputs were cleaned when read
     queued = ReviewState.QUEUED.value
     items = [
         (pk, product, queued, now, now, *_ROUTE(r))
-        for pk, r in zip(case_pks, routes, strict=True)
+        for pk, r in zip(rows.case_pks, routes, strict=True)
         if r is not None
     ]
     bulk_insert(session, _items, ITEM_COLUMNS, items)
-    at_text = _utc_text(now)
-    events = decided_events(
-        cases, decisions, case_pks, decision_ids, inputs_json=inputs_json, reasons_json=reasons_json,
-        received_at=[at_text] * len(cases), decided_at=at_text, received_by=actor,
-    )  # fmt: skip
-    append(session, events)
+    append_decided(session, cases, decisions, rows, at=now, received_by=actor)
 
 
 def _stored_results(tx: Transactions, product: str, duplicates: Mapping[str, int]) -> dict[str, CaseResult]:
