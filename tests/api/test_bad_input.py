@@ -194,6 +194,8 @@ BAD = [
     ("rita", "POST", "/api/v1/products/german_credit/policies", {"yaml": "name: [unclosed"}, 422, ["YAML"]),
     ("rita", "POST", "/api/v1/policies/lint", {"yaml": 5}, 422, ["yaml"]),
     ("cora", "GET", "/api/v1/audit/events?kind=nonsense", None, 422, ["nonsense"]),
+    # Past the largest sequence a BIGINT holds: the database could not even compare it (was a 500)
+    ("cora", "GET", "/api/v1/audit/events?after_seq=100000000000000000000", None, 422, ["after_seq"]),
     ("cora", "GET", "/api/v1/audit/events?since=yesterday", None, 422, ["since 'yesterday'"]),
     ("cora", "POST", "/api/v1/audit/verify", {"first_seq": 10}, 422, ["takes no body", "first_seq"]),
     ("adam", "POST", "/api/v1/users", {"name": "x y", "role": "admin"}, 422, ["x y"]),

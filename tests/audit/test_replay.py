@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -126,6 +127,7 @@ def test_replay_command(sqlite_url, sessions_on, engine_gc, cases):
             capture_output=True,
             text=True,
             cwd=ROOT,
+            env={**os.environ, "COLUMNS": "200"},  # usage errors on one line each
             timeout=300,
         )
 
@@ -136,3 +138,6 @@ def test_replay_command(sqlite_url, sessions_on, engine_gc, cases):
         session.execute(text("UPDATE decisions SET score = 0.5 WHERE id = :i"), {"i": ids[1]})
     broken = replay(str(ids[1]))
     assert broken.returncode == 2 and "the decisions table says score" in broken.stderr
+    beyond = replay(str(2**64))  # no id is that large: a usage error, not SQLite's OverflowError
+    assert beyond.returncode == 2 and "Traceback" not in beyond.stderr, beyond.stderr
+    assert "less than or equal to 9223372036854775807" in beyond.stderr

@@ -55,6 +55,8 @@ def test_audit_search_by_case_actor_kind_and_date(pages):
     assert "No event matches." in cora.get("/compliance/audit?since=2000-01-01&until=2000-01-02").text
     bad = cora.get("/compliance/audit?kind=nonsense")
     assert "is not an event kind" in bad.text
+    beyond = cora.get("/compliance/audit?after=100000000000000000000")  # no sequence is that large
+    assert beyond.status_code == 400 and "after" in beyond.text
 
 
 def test_verify_records_the_run_and_shows_the_status(pages):

@@ -51,7 +51,7 @@ def search(
     until: Annotated[
         str | None, Query(description="Date (whole day included) or ISO time (excluded).")
     ] = None,
-    after_seq: Annotated[int, Query(ge=0)] = 0,
+    after_seq: Annotated[int, Query(ge=0, le=service.MAX_SEQ)] = 0,
     limit: Annotated[int, Query(ge=1, le=service.MAX_SEARCH)] = 100,
 ) -> dict[str, Any]:
     with services.db.read() as session:

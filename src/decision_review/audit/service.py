@@ -22,8 +22,10 @@ from decision_review.audit.chain import EventKind
 from decision_review.audit.export import ExportFormat, export_events, parse_bound, record_export
 from decision_review.audit.log import VerifyReport, find_events, record_verification, verify
 from decision_review.errors import InvalidInput
+from decision_review.store.tables import MAX_BIGINT
 
 MAX_SEARCH = 1000
+MAX_SEQ = MAX_BIGINT
 
 
 def search(

@@ -35,6 +35,7 @@ from decision_review.store.db import (
     resolve_url,
     snapshot,
 )
+from decision_review.store.tables import MAX_BIGINT
 
 DatabaseUrl = Annotated[
     str | None,
@@ -202,7 +203,10 @@ def verify_export_command(
 
 @audit_app.command("replay")
 def replay_command(
-    decision_id: Annotated[int, typer.Argument(help="The decision's id (as in the API and the audit log).")],
+    decision_id: Annotated[
+        int,
+        typer.Argument(min=1, max=MAX_BIGINT, help="The decision's id (as in the API and the audit log)."),
+    ],
     database_url: DatabaseUrl = None,
     models_dir: Annotated[
         Path | None, typer.Option("--models-dir", help="Model registry [default: DR_MODELS_DIR or ./models].")

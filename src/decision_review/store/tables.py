@@ -52,6 +52,7 @@ NAMING_CONVENTION = {
 
 # A big integer key that is still SQLite's auto-incrementing rowid.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+MAX_BIGINT = 2**63 - 1  # the largest id or sequence number these columns hold (both engines)
 # JSON everywhere, stored as JSONB on PostgreSQL (indexable, compact).
 Json = JSON().with_variant(JSONB(), "postgresql")
 

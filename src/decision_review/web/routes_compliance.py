@@ -74,7 +74,7 @@ def audit_page(
     kind: str = "",
     since: str = "",
     until: str = "",
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=audit.MAX_SEQ)] = 0,
 ) -> Response:
     services = services_of(request)
     error = None
