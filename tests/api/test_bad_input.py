@@ -194,6 +194,16 @@ BAD = [
     ("rita", "POST", "/api/v1/products/german_credit/policies", {"yaml": "name: [unclosed"}, 422, ["YAML"]),
     ("rita", "POST", "/api/v1/policies/lint", {"yaml": 5}, 422, ["yaml"]),
     ("cora", "GET", "/api/v1/audit/events?kind=nonsense", None, 422, ["nonsense"]),
+    ("cora", "POST", "/api/v1/audit/exports", {"from": "2026-13-01"}, 422, ["from '2026-13-01'"]),
+    (
+        "cora",
+        "POST",
+        "/api/v1/audit/exports",
+        {"from": "2026-12-02", "to": "2020-01-01"},
+        422,
+        ["range is empty: from 2026-12-02 is not before to 2020-01-01"],
+    ),
+    ("cora", "POST", "/api/v1/audit/exports", {"kind": "nonsense"}, 422, ["kind 'nonsense'"]),
     # Past the largest sequence a BIGINT holds: the database could not even compare it (was a 500)
     ("cora", "GET", "/api/v1/audit/events?after_seq=100000000000000000000", None, 422, ["after_seq"]),
     ("cora", "GET", "/api/v1/audit/events?since=yesterday", None, 422, ["since 'yesterday'"]),
@@ -236,6 +246,7 @@ def test_each_bad_request_is_a_named_4xx_and_writes_nothing(prepared):
         problems = json.dumps(response.json().get("problems", []))
         for word in words:
             assert word in message or word in problems, label
+        assert "--" not in message, f"{label}: names a command-line flag, not the API's field"
         assert counts(api.services) == before, f"{label} wrote something"
         assert review_states(api.services) == states, label
 

@@ -237,12 +237,14 @@ def export_events(
     kind: EventKind | str | None = None,
     fmt: ExportFormat | str = ExportFormat.JSONL,
     chunk_size: int = EXPORT_CHUNK,
+    names: tuple[str, str, str] = ("--from", "--to", "--kind"),
 ) -> dict[str, Any]:
     """Write the events with start <= ts < end (optionally one case or kind) and a manifest.
 
-    `start`/`end` are dates or ISO-8601 times (see `parse_bound`). The directory must not exist
-    or be empty; files are written to a temporary sibling and moved into place at the end, so
-    an interrupted export leaves nothing half-written. Returns the manifest.
+    `start`/`end` are dates or ISO-8601 times (see `parse_bound`). `names`: what the caller's user
+    calls start, end and kind, for the errors (the CLI's flags; the API's fields). The directory
+    must not exist or be empty; files are written to a temporary sibling and moved into place at
+    the end, so an interrupted export leaves nothing half-written. Returns the manifest.
     """
     fmt = ExportFormat(fmt)
     if kind is not None:
@@ -250,11 +252,12 @@ def export_events(
             kind = EventKind(kind)
         except ValueError:
             raise InvalidInput(
-                f"--kind {kind!r} is not an event kind; known: {', '.join(EventKind)}"
+                f"{names[2]} {kind!r} is not an event kind; known: {', '.join(EventKind)}"
             ) from None
-    start_text, end_text = parse_bound(start), parse_bound(end, end=True)
+    start_text = parse_bound(start, label=names[0])
+    end_text = parse_bound(end, end=True, label=names[1])
     if start_text is not None and end_text is not None and start_text >= end_text:
-        raise InvalidInput(f"the range is empty: --from {start} is not before --to {end}")
+        raise InvalidInput(f"the range is empty: {names[0]} {start} is not before {names[1]} {end}")
     out_dir = Path(out_dir)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise InvalidInput(f"{out_dir} already exists and is not an empty directory; choose a new --out")

@@ -90,8 +90,9 @@ def export_zip(
     name = f"audit-export-{stamp}-{uuid.uuid4().hex[:8]}"
     out_dir = Path(exports_dir) / name
     manifest = export_events(
-        engine, out_dir, start=start, end=end, product=product, case_id=case_id, kind=kind, fmt=fmt
-    )
+        engine, out_dir, start=start, end=end, product=product, case_id=case_id, kind=kind, fmt=fmt,
+        names=("from", "to", "kind"),
+    )  # fmt: skip
     with session_factory() as session:
         record_export(session, out_dir, actor)
     buffer = io.BytesIO()
