@@ -204,6 +204,16 @@ BAD = [
         ["range is empty: from 2026-12-02 is not before to 2020-01-01"],
     ),
     ("cora", "POST", "/api/v1/audit/exports", {"kind": "nonsense"}, 422, ["kind 'nonsense'"]),
+    # A mistyped product line: an empty search or export would read as "no such events"
+    (
+        "cora",
+        "GET",
+        "/api/v1/audit/events?product=german_credti",
+        None,
+        404,
+        ["'german_credti'", "german_credit"],
+    ),
+    ("cora", "POST", "/api/v1/audit/exports", {"product": "german_credti"}, 404, ["'german_credti'"]),
     # Past the largest sequence a BIGINT holds: the database could not even compare it (was a 500)
     ("cora", "GET", "/api/v1/audit/events?after_seq=100000000000000000000", None, 422, ["after_seq"]),
     ("cora", "GET", "/api/v1/audit/events?since=yesterday", None, 422, ["since 'yesterday'"]),

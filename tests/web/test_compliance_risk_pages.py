@@ -55,6 +55,8 @@ def test_audit_search_by_case_actor_kind_and_date(pages):
     assert "No event matches." in cora.get("/compliance/audit?since=2000-01-01&until=2000-01-02").text
     bad = cora.get("/compliance/audit?kind=nonsense")
     assert "is not an event kind" in bad.text
+    typo = cora.get("/compliance/audit?product=german_credti")
+    assert typo.status_code == 200 and "no product line &#39;german_credti&#39;" in typo.text
     beyond = cora.get("/compliance/audit?after=100000000000000000000")  # no sequence is that large
     assert beyond.status_code == 400 and "after" in beyond.text
 

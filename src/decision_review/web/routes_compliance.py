@@ -20,7 +20,7 @@ from decision_review.audit.chain import EventKind
 from decision_review.audit.export import ExportFormat
 from decision_review.audit.log import read_head
 from decision_review.cases import repository as cases_repository
-from decision_review.errors import DecisionReviewError, InvalidInput
+from decision_review.errors import DecisionReviewError, InvalidInput, NotFound
 from decision_review.products.service import live_products
 from decision_review.store.repository import utc_now
 from decision_review.users.permissions import Permission
@@ -92,7 +92,7 @@ def audit_page(
         try:
             events = audit.search(session, **filters, after_seq=after, limit=PAGE_EVENTS)
             next_after = audit.next_after(events, PAGE_EVENTS)
-        except InvalidInput as exc:
+        except (InvalidInput, NotFound) as exc:  # said on the page, beside the filters
             events, next_after, error = [], None, str(exc)
         head = read_head(session)
         verification = _last_verification(session)
