@@ -97,3 +97,23 @@ def test_the_cli_prints_a_token_once_and_names_bad_input(tmp_path):
     assert twice.returncode == 2 and "already exists" in twice.stderr
     revoked = _cli("revoke-token", "ops", "--all", env_home=tmp_path)
     assert revoked.returncode == 0 and "revoked 1 token" in revoked.stdout
+
+
+def test_a_user_is_refused_a_name_that_differs_only_in_case_or_a_product_line_that_is_not_there(api):
+    """'Ana' beside 'ana' would read as one person in the audit log; a user limited to a mistyped
+    product line could see nothing, and nobody would be told."""
+    adam = api.as_("adam")
+    before = len(adam.get("/api/v1/users").json())
+    twin = adam.post("/api/v1/users", json={"name": "Ana", "role": "underwriter"})
+    assert twin.status_code == 409 and "a user named 'ana' already exists" in twin.json()["message"]
+    typo = adam.post(
+        "/api/v1/users", json={"name": "uma", "role": "underwriter", "products": ["german_credti"]}
+    )
+    assert typo.status_code == 422, typo.text
+    assert "no product line 'german_credti'" in typo.json()["message"]
+    assert "fraud_alerts, german_credit" in typo.json()["message"]
+    assert len(adam.get("/api/v1/users").json()) == before
+    limited = adam.post(
+        "/api/v1/users", json={"name": "uma", "role": "underwriter", "products": ["fraud_alerts"]}
+    )
+    assert limited.status_code == 201, limited.text

@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from decision_review.audit.chain import EventKind
@@ -28,7 +28,7 @@ from decision_review.audit.log import NewEvent, append
 from decision_review.errors import Conflict, InvalidInput, NotFound
 from decision_review.schemas import Role
 from decision_review.store.repository import utc_now
-from decision_review.store.tables import ApiToken, User
+from decision_review.store.tables import ApiToken, PublishedPolicy, User
 
 TOKEN_PREFIX = "dr_"
 TOKEN_BYTES = 32
@@ -39,6 +39,7 @@ TOUCH_EVERY = dt.timedelta(minutes=1)  # how stale last_used_at may get (one wri
 
 _users = User.__table__
 _tokens = ApiToken.__table__
+_policies = PublishedPolicy.__table__
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,13 +110,23 @@ def _check_role(role: str) -> Role:
         raise InvalidInput(f"role {role!r} is not a role; roles: {', '.join(Role)}") from None
 
 
-def _check_products(products: Iterable[str]) -> list[str]:
+def _check_products(session: Session, products: Iterable[str]) -> list[str]:
+    """Distinct product-line names, each one a policy was published for: a typo would otherwise
+    give a user who may see nothing, and say nothing."""
     out = list(dict.fromkeys(products))
     for product in out:
         if not PRODUCT_PATTERN.fullmatch(product):
             raise InvalidInput(
                 f"product {product!r} is not a product line name "
                 "(a-z, 0-9, '_' or '-', starting with a letter)"
+            )
+    if out:
+        known = set(session.scalars(select(_policies.c.product).distinct()))
+        unknown = [p for p in out if p not in known]
+        if unknown:
+            raise InvalidInput(
+                f"no product line {', '.join(map(repr, unknown))}: no policy was ever published for it "
+                f"(product lines: {', '.join(sorted(known)) or 'none yet'}); publish its policy first"
             )
     return out
 
@@ -133,9 +144,12 @@ def add_user(
     """Create a user with one role (optionally limited to product lines) and issue their first token."""
     name = _check_name(name)
     role_value = _check_role(role)
-    product_list = _check_products(products)
-    if session.scalar(select(_users.c.id).where(_users.c.name == name)) is not None:
+    product_list = _check_products(session, products)
+    clash = session.scalar(select(_users.c.name).where(func.lower(_users.c.name) == name.lower()))
+    if clash == name:
         raise Conflict(f"a user named {name!r} already exists; issue them a new token instead")
+    if clash is not None:  # "Ana" beside "ana" would read as one person in the audit log
+        raise Conflict(f"a user named {clash!r} already exists; names may not differ only in case")
     now = utc_now()
     user_id = session.execute(
         insert(_users).returning(_users.c.id),
