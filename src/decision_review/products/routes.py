@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from decision_review.api.deps import ServicesDep
 from decision_review.products.auth import ModelReader, ProductReader, Switcher
 from decision_review.products.schemas import ControlOut, ModelOut, ProductOut, SwitchIn
 from decision_review.products.service import LiveProduct, control, live_products, set_auto_decisions
+from decision_review.store.tables import MAX_BIGINT
 
 router = APIRouter(prefix="/api/v1", tags=["products"])
 
@@ -88,5 +89,10 @@ def list_models(principal: ModelReader, services: ServicesDep) -> list[dict[str,
 
 
 @router.get("/models/{name}/{version}", tags=["models"], summary="A model's card")
-def get_model(name: str, version: int, principal: ModelReader, services: ServicesDep) -> dict[str, Any]:
+def get_model(
+    name: str,
+    version: Annotated[int, Path(ge=1, le=MAX_BIGINT)],
+    principal: ModelReader,
+    services: ServicesDep,
+) -> dict[str, Any]:
     return services.registry.card(name, version).model_dump(mode="json")
