@@ -15,33 +15,35 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, exists, select
+from sqlalchemy import Connection, Engine, exists, select
 from sqlalchemy.orm import Session
 
 from decision_review.audit.chain import EventKind
 from decision_review.audit.export import ExportFormat, export_events, parse_bound, record_export
 from decision_review.audit.log import VerifyReport, find_events, record_verification, verify
 from decision_review.errors import InvalidInput, NotFound
-from decision_review.store.tables import MAX_BIGINT, AuditEvent, PublishedPolicy
+from decision_review.products.service import published_products
+from decision_review.store.db import snapshot
+from decision_review.store.tables import MAX_BIGINT, AuditEvent
 
 MAX_SEARCH = 1000
 MAX_SEQ = MAX_BIGINT
 
 _events = AuditEvent.__table__
-_policies = PublishedPolicy.__table__
 
 
-def known_product(session: Session, product: str | None) -> str | None:
+def known_product(session: Session | Connection, product: str | None) -> str | None:
     """`product` when the log can hold its events (a policy was published for it, or it has events);
     NotFound naming the product lines otherwise: a mistyped one would search or export nothing
     and say nothing, and an empty export reads as "no such events"."""
     if product is None:
         return None
-    published = set(session.scalars(select(_policies.c.product).distinct()))
+    published = published_products(session)
     if product in published or session.scalar(select(exists().where(_events.c.product == product))):
         return product
-    names = ", ".join(sorted(published)) or "none"
-    raise NotFound(f"no product line {product!r} in the audit log; product lines: {names}")
+    raise NotFound(
+        f"no product line {product!r} in the audit log; product lines: {', '.join(published) or 'none'}"
+    )
 
 
 def search(
@@ -105,8 +107,8 @@ def export_zip(
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     name = f"audit-export-{stamp}-{uuid.uuid4().hex[:8]}"
     out_dir = Path(exports_dir) / name
-    with session_factory() as session:
-        known_product(session, product)
+    with snapshot(engine) as connection:  # a read: no write lock taken for it
+        known_product(connection, product)
     manifest = export_events(
         engine, out_dir, start=start, end=end, product=product, case_id=case_id, kind=kind, fmt=fmt,
         names=("from", "to", "kind"),

@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
 from decision_review.audit.chain import EventKind
@@ -148,6 +148,12 @@ def live_products(session: Session) -> list[str]:
             select(_policies.c.product).where(_policies.c.live.is_(True)).order_by(_policies.c.product)
         )
     )
+
+
+def published_products(session: Session | Connection) -> list[str]:
+    """Product lines a policy was ever published for, live or not, by name: the ones users may be
+    limited to and the audit log may hold events of."""
+    return list(session.scalars(select(_policies.c.product).distinct().order_by(_policies.c.product)))
 
 
 def control(session: Session, product: str) -> Control:

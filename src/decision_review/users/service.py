@@ -26,9 +26,10 @@ from sqlalchemy.orm import Session
 from decision_review.audit.chain import EventKind
 from decision_review.audit.log import NewEvent, append
 from decision_review.errors import Conflict, InvalidInput, NotFound
+from decision_review.products.service import published_products
 from decision_review.schemas import Role
 from decision_review.store.repository import utc_now
-from decision_review.store.tables import ApiToken, PublishedPolicy, User
+from decision_review.store.tables import ApiToken, User
 
 TOKEN_PREFIX = "dr_"
 TOKEN_BYTES = 32
@@ -39,7 +40,6 @@ TOUCH_EVERY = dt.timedelta(minutes=1)  # how stale last_used_at may get (one wri
 
 _users = User.__table__
 _tokens = ApiToken.__table__
-_policies = PublishedPolicy.__table__
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,12 +121,12 @@ def _check_products(session: Session, products: Iterable[str]) -> list[str]:
                 "(a-z, 0-9, '_' or '-', starting with a letter)"
             )
     if out:
-        known = set(session.scalars(select(_policies.c.product).distinct()))
+        known = published_products(session)
         unknown = [p for p in out if p not in known]
         if unknown:
             raise InvalidInput(
                 f"no product line {', '.join(map(repr, unknown))}: no policy was ever published for it "
-                f"(product lines: {', '.join(sorted(known)) or 'none yet'}); publish its policy first"
+                f"(product lines: {', '.join(known) or 'none yet'}); publish its policy first"
             )
     return out
 
