@@ -59,7 +59,7 @@ def _check_url(url: str) -> str:
 def _url_problem(url: str) -> str | None:
     if len(url) > 2000:
         return "is longer than 2,000 characters"
-    if not url.isprintable() or any(ch.isspace() for ch in url):
+    if not url.isprintable() or " " in url:  # isprintable() refuses every other space already
         return "holds a space or a character that does not print; percent-encode it"
     try:
         parsed = urlsplit(url)
