@@ -7,12 +7,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from decision_review.review.service import MAX_REQUESTED, MAX_REQUESTED_LENGTH
+from decision_review.review.service import MAX_NOTE, MAX_REQUESTED, MAX_REQUESTED_LENGTH
 
 # Bounds that keep one review action a readable audit event (the body limit alone allows 20 MB).
 MAX_CODES = 50
 Codes = Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=MAX_CODES)]
-NOTE = Field(min_length=1, max_length=4000, description="What you checked and why: required.")
+NOTE = Field(min_length=1, max_length=MAX_NOTE, description="What you checked and why: required.")
 
 
 class _In(BaseModel):
