@@ -82,12 +82,20 @@ ENGINE_DTYPES: dict[str, pl.DataType] = {
     "missing_count": pl.Int64(),
 }
 
-_TYPE_WORDS = {
-    pl.Float64(): "a number",
-    pl.Int64(): "a whole number",
-    pl.String(): "text",
-    pl.Boolean(): "true/false",
-}
+
+def _type_words(dtype: pl.DataType) -> str:
+    """A column type as the risk team says it (polars' integer widths vary by version and
+    function: LENGTH gives UInt32 in one release, Int64 in another; both are whole numbers)."""
+    if dtype.is_integer():
+        return "a whole number"
+    if dtype.is_float():
+        return "a number"
+    if dtype == pl.String():
+        return "text"
+    if dtype == pl.Boolean():
+        return "true/false"
+    return str(dtype)
+
 
 _TOKEN = re.compile(
     r"""
@@ -192,11 +200,11 @@ def compile_condition(text: str, schema: Mapping[str, pl.DataType]) -> CompiledC
     try:
         dtype = empty.select(expr.alias("__condition")).schema["__condition"]
     except Exception as exc:  # type errors surface as ComputeError/InvalidOperationError/SchemaError
-        types = "; ".join(f"{name} is {_TYPE_WORDS.get(schema[name], str(schema[name]))}" for name in columns)
+        types = "; ".join(f"{name} is {_type_words(schema[name])}" for name in columns)
         hint = f" (column types: {types})" if types else ""
         raise ConditionError(f"type mismatch: {_first_line(exc)}{hint}", text) from None
     if dtype != pl.Boolean():
-        what = _TYPE_WORDS.get(dtype, str(dtype)) if dtype != pl.Null() else "always missing"
+        what = _type_words(dtype) if dtype != pl.Null() else "always missing"
         example = f"{columns[0]} > 10" if columns else "score >= 0.5"
         raise ConditionError(
             f"the condition must be true or false, but it gives {what}; compare it with something, "
