@@ -156,6 +156,13 @@ def _check_keys(value: Any) -> None:
                 _check_keys(sub)
 
 
+# One encoder for every call: `json.dumps` with options builds a new one each time, which was a
+# tenth of the cost of the small texts a batch makes by the thousand. Same output.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=to_json_value
+)
+
+
 def canonical_json(value: Any) -> str:
     """The one canonical text of a JSON value (see the module docstring for the exact rule).
 
@@ -164,14 +171,7 @@ def canonical_json(value: Any) -> str:
     """
     try:
         _check_keys(value)
-        text = json.dumps(
-            value,
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-            allow_nan=False,
-            default=to_json_value,
-        )
+        text = _CANONICAL.encode(value)
         text.encode("utf-8")  # lone surrogates cannot be hashed or stored
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"audit payload is not canonical JSON: {exc}") from None

@@ -127,8 +127,9 @@ def submit_cases(
 
     `conflicts="reject"` refuses the whole submission (nothing written) when any id is stored
     with different inputs; ``"report"`` returns those cases as conflicts and stores the rest.
-    `records`, when the caller has them, are the same cases as dicts (read instead of
-    decomposing the frame again: pandas' row access is slow for small batches).
+    `records`, when the caller has them, are the same cases as dicts checked by
+    `validation.validate_case` (read instead of decomposing and cleaning the frame again: pandas'
+    row access is slow for small batches, and a checked case is clean already).
     """
     id_field = live.id_field
     if id_field not in frame.columns:
@@ -140,7 +141,10 @@ def submit_cases(
         raise InvalidInput(
             f"case ids must be distinct within a submission; repeated: {', '.join(repeated[:10])}"
         )
-    inputs = _inputs_of(frame, id_field) if records is None else [_without(r, id_field) for r in records]
+    if records is None:
+        inputs = _inputs_of(frame, id_field)
+    else:
+        inputs = [{k: v for k, v in r.items() if k != id_field} for r in records]
 
     with tx.read() as session:
         stored = repository.stored_cases(session, live.product, ids)
@@ -166,10 +170,6 @@ def _inputs_of(frame: pd.DataFrame, id_field: str) -> list[dict[str, Any]]:
         clean_inputs(dict(zip(names, values, strict=True)), f"case {case_id!r}")
         for case_id, *values in zip(frame[id_field].tolist(), *columns, strict=True)
     ]
-
-
-def _without(record: Mapping[str, Any], key: str) -> dict[str, Any]:
-    return clean_inputs({k: v for k, v in record.items() if k != key}, f"case {record.get(key)!r}")
 
 
 def _classify(

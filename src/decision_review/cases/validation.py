@@ -81,6 +81,7 @@ def _first_unprintable(value: str) -> tuple[int, str] | None:
 
 def validate_case(record: Any, contract: InputContract) -> dict[str, Any]:
     """The case with every contract field present (missing optional ones as null), or CaseInvalid.
+    What it returns is ready to store as it is (finite numbers, no NUL in any text).
 
     Numeric fields take JSON numbers (not text, not true/false); categorical fields take text;
     fields the contract does not know are refused (a misspelt field would otherwise be ignored
@@ -133,6 +134,13 @@ def validate_case(record: Any, contract: InputContract) -> dict[str, Any]:
                 {
                     "field": spec.name,
                     "message": f"field {spec.name!r} is longer than {MAX_TEXT_LENGTH} characters",
+                }
+            )
+        elif "\x00" in value:
+            problems.append(
+                {
+                    "field": spec.name,
+                    "message": f"field {spec.name!r} holds a NUL character (U+0000); no text can hold it",
                 }
             )
         out[spec.name] = value

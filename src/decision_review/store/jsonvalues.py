@@ -42,6 +42,10 @@ def to_json_value(value: Any) -> Any:
     raise TypeError(f"a {type(value).__name__} is not a JSON value")
 
 
+_COLUMN_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, default=to_json_value)
+
+
 def dumps(value: Any) -> str:
-    """JSON text for a JSON column: NaN and Infinity refused (PostgreSQL's JSONB refuses them too)."""
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, default=to_json_value)
+    """JSON text for a JSON column: NaN and Infinity refused (PostgreSQL's JSONB refuses them too).
+    (One encoder for every call, as `audit.chain.canonical_json` does.)"""
+    return _COLUMN_ENCODER.encode(value)
