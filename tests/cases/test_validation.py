@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from decision_review.cases.validation import CaseInvalid, validate_case
 from decision_review.store.repository import clean_inputs
-
 from tests.api.golden import case
 
 # A good case with one field replaced by a drawn value of that field's JSON type, among them what
