@@ -1,14 +1,16 @@
 """The bulk writers' composed payloads are byte for byte the canonical JSON of the plain events.
 
-`decided_events` writes a decided case's two audit payloads by putting pre-serialised parts
-together (for speed); the hash chain is defined on `canonical_json` of the payload object. If the
-two ever differ, an export verified with the documented stdlib procedure still passes (the stored
-text is what is hashed) but a replay or a re-serialisation would not match: so they must not.
+`prepare_decided` and `decided_events` write a decided case's two audit payloads by putting
+pre-serialised parts together (for speed); the hash chain is defined on `canonical_json` of the
+payload object. If the two ever differ, an export verified with the documented stdlib procedure
+still passes (the stored text is what is hashed) but a replay or a re-serialisation would not
+match: so they must not.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,7 +21,7 @@ from decision_review.audit.decisions import (
     decided_events,
     decision_made_event,
     json_scalar,
-    shared_texts,
+    prepare_decided,
 )
 from decision_review.store.repository import NewCase, NewDecision, VersionRef
 
@@ -61,17 +63,16 @@ def test_composed_payloads_equal_the_canonical_json_of_the_plain_events(rows, re
     made = [d for _, _, d in rows]
     pks = list(range(7, 7 + len(rows)))
     ids = list(range(100, 100 + len(rows)))
-    received_at = ["2026-11-23T09:00:00.000001Z"] * len(rows)
-    inputs_json, reasons_json = shared_texts([c.inputs for c in cases], made)
+    received = dt.datetime(2026, 11, 23, 9, 0, 0, 1, tzinfo=dt.UTC)
+    cases = [replace(c, received_at=received) for c in cases]
+    decided = dt.datetime(2026, 11, 23, 9, 0, 1, tzinfo=dt.UTC)
 
-    composed = decided_events(
-        cases, made, pks, ids, inputs_json=inputs_json, reasons_json=reasons_json,
-        received_at=received_at, decided_at="2026-11-23T09:00:01.000000Z", received_by=received_by,
-    )  # fmt: skip
+    prepared = prepare_decided(cases, made, at=decided, received_by=received_by)
+    composed = decided_events(prepared, pks, ids)
 
     plain = []
     for case, d, pk, decision_id in zip(cases, made, pks, ids, strict=True):
-        plain.append(case_received_event(case, pk, case.inputs, received_at[0]))
+        plain.append(case_received_event(case, pk, case.inputs, "2026-11-23T09:00:00.000001Z"))
         plain.append(
             decision_made_event(case, d, pk, decision_id, case.inputs, "2026-11-23T09:00:01.000000Z")
         )

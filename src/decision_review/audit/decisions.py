@@ -2,10 +2,11 @@
 
 Why in one place: every path that decides cases (online, bulk, replay) must write the same
 events with the same payloads, or an examiner would find decisions explained in different ways.
-Every such path writes through the same two steps, `insert_decided` (case and decision rows) and
-`append_decided` (both events per case), in one transaction (the caller's), so either all of it
-exists or none does; online and bulk submission store their review items between the two,
-`record_decided_cases` calls them back to back.
+Every such path makes its rows and texts with `prepare_decided` (before its transaction, so the
+write lock is not held while they are made), then writes through the same two steps,
+`insert_decided` (case and decision rows) and `append_decided` (both events per case), in one
+transaction (the caller's), so either all of it exists or none does; online and bulk submission
+store their review items between the two, `record_decided_cases` calls them back to back.
 
 Example:
 
@@ -35,10 +36,12 @@ from decision_review.store.repository import (
     NewCase,
     NewDecision,
     VersionRef,
+    case_rows,
     case_status,
     clean_inputs,
-    insert_cases,
-    insert_decisions,
+    decision_rows,
+    insert_case_rows,
+    insert_decision_rows,
     utc_now,
 )
 
@@ -158,47 +161,104 @@ def json_scalar(value: Any) -> str:
     return canonical_json(value)
 
 
-def decided_events(
+@dataclass(frozen=True, slots=True)
+class PreparedDecided:
+    """Decided cases made ready to write before the transaction begins: every row and every
+    payload text composed, only the ids the database gives left to fill in.
+
+    Why before: on SQLite a write transaction holds the database's one write lock from its first
+    statement, and composing the texts was half of a batch's time inside it; made here, another
+    worker's batch can write while this one is being prepared.
+    """
+
+    cases: Sequence[NewCase]
+    decisions: Sequence[NewDecision]
+    case_rows: list[tuple[Any, ...]]
+    decision_rows: list[tuple[Any, ...]]  # each without its case id
+    # Per case, the payload texts around the ids: `case_received` after its case_pk; `decision_made`
+    # between its case_pk and decision_id, and after the decision_id.
+    payload_parts: list[tuple[str, str, str]]
+    received_by: str
+
+
+def prepare_decided(
     cases: Sequence[NewCase],
     decisions: Sequence[NewDecision],
-    case_pks: Sequence[int],
-    decision_ids: Sequence[int],
     *,
+    at: dt.datetime,
+    received_by: str = SYSTEM,
+) -> PreparedDecided:
+    """Rows and event texts for decided cases (inputs already cleaned by
+    `store.repository.clean_inputs`), in no transaction; `received_by` is the actor of their
+    `case_received` events."""
+    at_text = _utc_text(at)
+    received_at = [at_text if c.received_at in (None, at) else _utc_text(c.received_at) for c in cases]
+    inputs_json, reasons_json = shared_texts([c.inputs for c in cases], decisions)
+    statuses = [case_status(str(d.outcome)) for d in decisions]
+    return PreparedDecided(
+        cases=cases,
+        decisions=decisions,
+        case_rows=case_rows(cases, statuses, at, inputs_json),
+        decision_rows=decision_rows(decisions, at, reasons_json),
+        payload_parts=_payload_parts(decisions, inputs_json, reasons_json, received_at, at_text),
+        received_by=received_by,
+    )
+
+
+def _payload_parts(
+    decisions: Sequence[NewDecision],
     inputs_json: Sequence[str],
     reasons_json: Sequence[str],
     received_at: Sequence[str],
     decided_at: str,
-    received_by: str = SYSTEM,
-) -> list[NewEvent]:
-    """`case_received` then `decision_made` for each case, payloads composed around the texts
-    already made for the rows (`inputs_json`: canonical JSON of each case's cleaned inputs;
-    `reasons_json`: of each decision's reasons). Equal to `case_received_event` and
-    `decision_made_event` (with `received_by` as the first event's actor)."""
+) -> list[tuple[str, str, str]]:
     refs: dict[VersionRef | None, str] = {None: "null"}
     decided_at_json = json_scalar(decided_at)
+    parts = []
+    for d, inputs, reasons, received in zip(decisions, inputs_json, reasons_json, received_at, strict=True):
+        digest = hashlib.sha256(inputs.encode()).hexdigest()
+        model, policy = d.model, d.policy
+        for ref in (model, policy):
+            if ref not in refs:
+                refs[ref] = canonical_json(ref.as_dict())  # type: ignore[union-attr]
+        score = None if d.score is None or d.score != d.score else float(d.score)
+        parts.append(
+            (
+                f',"inputs_sha256":"{digest}","received_at":{json_scalar(received)}}}',
+                f',"decided_at":{decided_at_json},"decided_by":{json_scalar(d.decided_by)},"decision_id":',
+                f',"error":{json_scalar(d.error)},"inputs":{inputs},"kind":{json_scalar(str(d.kind))},'
+                f'"model":{refs[model]},"note":{json_scalar(d.note)},'
+                f'"outcome":{json_scalar(str(d.outcome))},"policy":{refs[policy]},'
+                f'"reasons":{reasons},"rule_hits":{canonical_json(list(d.rule_hits))},'
+                f'"score":{json_scalar(score)},"winning_rule":{json_scalar(d.winning_rule)}}}',
+            )
+        )
+    return parts
+
+
+def decided_events(
+    prepared: PreparedDecided, case_pks: Sequence[int], decision_ids: Sequence[int]
+) -> list[NewEvent]:
+    """`case_received` then `decision_made` for each case, the ids put into the prepared texts.
+    Equal to `case_received_event` and `decision_made_event` (with `received_by` as the first
+    event's actor)."""
     events: list[NewEvent] = []
     append_event = events.append
-    for case, d, pk, decision_id, inputs, reasons, received in zip(
-        cases, decisions, case_pks, decision_ids, inputs_json, reasons_json, received_at, strict=True
+    received_by = prepared.received_by
+    for case, d, pk, decision_id, (received, made_head, made_tail) in zip(
+        prepared.cases, prepared.decisions, case_pks, decision_ids, prepared.payload_parts, strict=True
     ):
-        pk_json = json_scalar(pk)
-        digest = hashlib.sha256(inputs.encode()).hexdigest()
+        pk_json = f'{{"case_pk":{json_scalar(pk)}'
         append_event(
             NewEvent(
                 EventKind.CASE_RECEIVED,
                 actor=received_by,
                 product=case.product,
                 case_id=case.case_id,
-                payload=CanonicalPayload(
-                    f'{{"case_pk":{pk_json},"inputs_sha256":"{digest}","received_at":{json_scalar(received)}}}'
-                ),
+                payload=CanonicalPayload(pk_json + received),
             )
         )
         model, policy = d.model, d.policy
-        for ref in (model, policy):
-            if ref not in refs:
-                refs[ref] = canonical_json(ref.as_dict())  # type: ignore[union-attr]
-        score = None if d.score is None or d.score != d.score else float(d.score)
         append_event(
             NewEvent(
                 EventKind.DECISION_MADE,
@@ -207,15 +267,7 @@ def decided_events(
                 case_id=case.case_id,
                 policy_ref=policy.ref if policy else None,
                 model_ref=model.ref if model else None,
-                payload=CanonicalPayload(
-                    f'{{"case_pk":{pk_json},"decided_at":{decided_at_json},'
-                    f'"decided_by":{json_scalar(d.decided_by)},"decision_id":{json_scalar(decision_id)},'
-                    f'"error":{json_scalar(d.error)},"inputs":{inputs},"kind":{json_scalar(str(d.kind))},'
-                    f'"model":{refs[model]},"note":{json_scalar(d.note)},'
-                    f'"outcome":{json_scalar(str(d.outcome))},"policy":{refs[policy]},'
-                    f'"reasons":{reasons},"rule_hits":{canonical_json(list(d.rule_hits))},'
-                    f'"score":{json_scalar(score)},"winning_rule":{json_scalar(d.winning_rule)}}}'
-                ),
+                payload=CanonicalPayload(pk_json + made_head + json_scalar(decision_id) + made_tail),
             )
         )
     return events
@@ -225,7 +277,7 @@ def shared_texts(
     inputs: Sequence[Mapping[str, Any]], decisions: Sequence[NewDecision]
 ) -> tuple[list[str], list[str]]:
     """Canonical JSON of each case's inputs (already cleaned) and of each decision's reasons:
-    what `insert_cases`, `insert_decisions` and `decided_events` share."""
+    what the case and decision rows and the two events share."""
     return (
         [canonical_json(dict(i)) for i in inputs],
         [canonical_json([dict(r) for r in d.reasons]) for d in decisions],
@@ -234,48 +286,23 @@ def shared_texts(
 
 @dataclass(frozen=True, slots=True)
 class DecidedRows:
-    """What `insert_decided` wrote: the row ids, and the texts the events quote from those rows."""
+    """The ids `insert_decided` was given for its case and decision rows."""
 
     case_pks: list[int]
     decision_ids: list[int]
-    inputs_json: list[str]
-    reasons_json: list[str]
 
 
-def insert_decided(
-    session: Session, cases: Sequence[NewCase], decisions: Sequence[NewDecision], *, at: dt.datetime
-) -> DecidedRows:
-    """The case and decision rows of decided cases, in the caller's transaction (inputs already
-    cleaned by `store.repository.clean_inputs`). Their events follow with `append_decided`, after
-    anything else the caller stores with them: the chain head stays locked from the append to the
-    commit, so it is taken last."""
-    inputs_json, reasons_json = shared_texts([c.inputs for c in cases], decisions)
-    statuses = [case_status(str(d.outcome)) for d in decisions]
-    case_pks = insert_cases(session, cases, statuses=statuses, at=at, inputs_json=inputs_json)
-    decision_ids = insert_decisions(session, case_pks, decisions, at=at, reasons_json=reasons_json)
-    return DecidedRows(case_pks, decision_ids, inputs_json, reasons_json)
+def insert_decided(session: Session, prepared: PreparedDecided) -> DecidedRows:
+    """The case and decision rows of prepared cases, in the caller's transaction. Their events
+    follow with `append_decided`, after anything else the caller stores with them: the chain
+    head stays locked from the append to the commit, so it is taken last."""
+    case_pks = insert_case_rows(session, prepared.case_rows)
+    return DecidedRows(case_pks, insert_decision_rows(session, case_pks, prepared.decision_rows))
 
 
-def append_decided(
-    session: Session,
-    cases: Sequence[NewCase],
-    decisions: Sequence[NewDecision],
-    rows: DecidedRows,
-    *,
-    at: dt.datetime,
-    received_by: str = SYSTEM,
-) -> list[StoredEvent]:
+def append_decided(session: Session, prepared: PreparedDecided, rows: DecidedRows) -> list[StoredEvent]:
     """`case_received` then `decision_made` for each case written by `insert_decided`."""
-    at_text = _utc_text(at)
-    received_at = [at_text if c.received_at in (None, at) else _utc_text(c.received_at) for c in cases]
-    return append(
-        session,
-        decided_events(
-            cases, decisions, rows.case_pks, rows.decision_ids, inputs_json=rows.inputs_json,
-            reasons_json=rows.reasons_json, received_at=received_at, decided_at=at_text,
-            received_by=received_by,
-        ),
-    )  # fmt: skip
+    return append(session, decided_events(prepared, rows.case_pks, rows.decision_ids))
 
 
 def record_decided_cases(
@@ -295,10 +322,10 @@ def record_decided_cases(
         raise ValueError(f"{len(cases)} cases for {len(decisions)} decisions")
     if not cases:
         return []
-    at = at or utc_now()
     cleaned = [replace(c, inputs=clean_inputs(c.inputs, f"case {c.product}/{c.case_id}")) for c in cases]
-    rows = insert_decided(session, cleaned, decisions, at=at)
-    stored = append_decided(session, cleaned, decisions, rows, at=at)
+    prepared = prepare_decided(cleaned, decisions, at=at or utc_now())
+    rows = insert_decided(session, prepared)
+    stored = append_decided(session, prepared, rows)
     return [
         StoredDecision(
             product=case.product,

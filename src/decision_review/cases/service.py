@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError as DatabaseIntegrityError
 from sqlalchemy.orm import Session
 
 from decision_review.audit.chain import EventKind
-from decision_review.audit.decisions import append_decided, insert_decided
+from decision_review.audit.decisions import append_decided, insert_decided, prepare_decided
 from decision_review.audit.log import NewEvent, append
 from decision_review.cases import repository
 from decision_review.errors import Conflict, InvalidInput, NotFound
@@ -424,8 +424,7 @@ def _write_chunk(
     cases, decisions = prepared.cases[chunk], prepared.decisions[chunk]
     routes, views = prepared.routes[chunk], prepared.views[chunk]
     try:
-        with tx.write() as session:
-            _store(session, live.product, cases, decisions, routes, actor, now)
+        _store(tx, live.product, cases, decisions, routes, actor, now)
         return {c.case_id: CaseResult(c.case_id, "created", v) for c, v in zip(cases, views, strict=True)}
     except DatabaseIntegrityError:
         pass
@@ -443,16 +442,15 @@ def _write_chunk(
     if duplicates:
         results.update(_stored_results(tx, live.product, duplicates))
     if keep:
-        with tx.write() as session:
-            _store(
-                session,
-                live.product,
-                [cases[i] for i in keep],
-                [decisions[i] for i in keep],
-                [routes[i] for i in keep],
-                actor,
-                now,
-            )
+        _store(
+            tx,
+            live.product,
+            [cases[i] for i in keep],
+            [decisions[i] for i in keep],
+            [routes[i] for i in keep],
+            actor,
+            now,
+        )
         results.update({cases[i].case_id: CaseResult(cases[i].case_id, "created", views[i]) for i in keep})
     return results
 
@@ -463,7 +461,7 @@ ITEM_COLUMNS = ("case_pk", "product", "state", "created_at", "updated_at", *_ROU
 
 
 def _store(
-    session: Session,
+    tx: Transactions,
     product: str,
     cases: Sequence[NewCase],
     decisions: Sequence[NewDecision],
@@ -471,16 +469,16 @@ def _store(
     actor: str,
     now: dt.datetime,
 ) -> None:
-    """Cases, decisions, review items, then both audit events per case (appended last)."""
-    rows = insert_decided(session, cases, decisions, at=now)  # inputs were cleaned when read
+    """Cases, decisions, review items, then both audit events per case (appended last), in one
+    transaction; every row and text made before it begins (inputs were cleaned when read)."""
+    prepared = prepare_decided(cases, decisions, at=now, received_by=actor)
     queued = ReviewState.QUEUED.value
-    items = [
-        (pk, product, queued, now, now, *_ROUTE(r))
-        for pk, r in zip(rows.case_pks, routes, strict=True)
-        if r is not None
-    ]
-    bulk_insert(session, _items, ITEM_COLUMNS, items)
-    append_decided(session, cases, decisions, rows, at=now, received_by=actor)
+    items = [(i, (product, queued, now, now, *_ROUTE(r))) for i, r in enumerate(routes) if r is not None]
+    with tx.write() as session:
+        rows = insert_decided(session, prepared)
+        pks = rows.case_pks
+        bulk_insert(session, _items, ITEM_COLUMNS, [(pks[i], *item) for i, item in items])
+        append_decided(session, prepared, rows)
 
 
 def _stored_results(tx: Transactions, product: str, duplicates: Mapping[str, int]) -> dict[str, CaseResult]:

@@ -121,34 +121,47 @@ def case_status(outcome: str) -> str:
     return CaseStatus.DECIDED.value
 
 
+CASE_COLUMNS = ("product", "case_id", "received_at", "inputs", "protected", "status")
+DECISION_COLUMNS = (
+    "case_pk", "kind", "outcome", "score", "winning_rule", "rule_hits", "reasons", "model_name",
+    "model_version", "model_digest", "policy_name", "policy_version", "policy_digest", "decided_by",
+    "decided_at", "note", "error", "explanation",
+)  # fmt: skip
+
+
 def insert_cases(
     session: Session,
     cases: Sequence[NewCase],
     *,
     statuses: Sequence[str] | None = None,
     at: dt.datetime | None = None,
-    inputs_json: Sequence[str] | None = None,
 ) -> list[int]:
     """Insert `cases` in one statement; returns their ids (`cases.id`) in order.
 
-    `inputs_json`, when the caller has it, is each case's inputs already cleaned and serialised
-    (the audit events quote the same text, so it is made once). A (product, case_id) already
-    stored raises the database's unique-constraint error; use `existing_case_pks` first when
-    resubmission is expected.
+    A (product, case_id) already stored raises the database's unique-constraint error; use
+    `existing_case_pks` first when resubmission is expected.
     """
-    if not cases:
-        return []
-    at = at or utc_now()
-    if inputs_json is None:
-        inputs_json = [dumps(clean_inputs(c.inputs, f"case {c.product}/{c.case_id}")) for c in cases]
+    inputs_json = [dumps(clean_inputs(c.inputs, f"case {c.product}/{c.case_id}")) for c in cases]
     if statuses is None:
         statuses = [CaseStatus.RECEIVED.value] * len(cases)
-    rows = [
+    return insert_case_rows(session, case_rows(cases, statuses, at or utc_now(), inputs_json))
+
+
+def case_rows(
+    cases: Sequence[NewCase], statuses: Sequence[str], at: dt.datetime, inputs_json: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    """The `CASE_COLUMNS` values of each case, made before any transaction begins (the write
+    lock is held only for the insert). `inputs_json`: each case's inputs cleaned and serialised
+    (the audit events quote the same text, so it is made once)."""
+    return [
         (case.product, case.case_id, case.received_at or at, inputs, dumps(dict(case.protected)), str(status))
         for case, inputs, status in zip(cases, inputs_json, statuses, strict=True)
     ]
-    columns = ("product", "case_id", "received_at", "inputs", "protected", "status")
-    return bulk_insert(session, _cases, columns, rows, new_ids=True)
+
+
+def insert_case_rows(session: Session, rows: Sequence[Sequence[Any]]) -> list[int]:
+    """Insert rows made by `case_rows`; returns the new case ids in order."""
+    return bulk_insert(session, _cases, CASE_COLUMNS, rows, new_ids=True)
 
 
 def insert_decisions(
@@ -157,37 +170,36 @@ def insert_decisions(
     decisions: Sequence[NewDecision],
     *,
     at: dt.datetime | None = None,
-    reasons_json: Sequence[str] | None = None,
 ) -> list[int]:
-    """Insert one decision per case id in one statement; returns the decision ids.
+    """Insert one decision per case id in one statement; returns the decision ids."""
+    reasons_json = [dumps([dict(r) for r in d.reasons]) for d in decisions]
+    return insert_decision_rows(session, case_pks, decision_rows(decisions, at or utc_now(), reasons_json))
 
-    `reasons_json`: each decision's reasons already serialised (see `insert_cases`).
-    """
-    if len(case_pks) != len(decisions):
-        raise ValueError(f"{len(case_pks)} case ids for {len(decisions)} decisions")
-    if not decisions:
-        return []
-    at = at or utc_now()
-    if reasons_json is None:
-        reasons_json = [dumps([dict(r) for r in d.reasons]) for d in decisions]
-    rows = [
-        _decision_row(pk, decision, at, reasons)
-        for pk, decision, reasons in zip(case_pks, decisions, reasons_json, strict=True)
+
+def decision_rows(
+    decisions: Sequence[NewDecision], at: dt.datetime, reasons_json: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    """The `DECISION_COLUMNS` values of each decision but its case id (not known before its case
+    is inserted); `reasons_json`: each decision's reasons already serialised (see `case_rows`)."""
+    return [
+        _decision_row(decision, at, reasons)
+        for decision, reasons in zip(decisions, reasons_json, strict=True)
     ]
-    return bulk_insert(session, _decisions, DECISION_COLUMNS, rows, new_ids=True)
 
 
-DECISION_COLUMNS = (
-    "case_pk", "kind", "outcome", "score", "winning_rule", "rule_hits", "reasons", "model_name",
-    "model_version", "model_digest", "policy_name", "policy_version", "policy_digest", "decided_by",
-    "decided_at", "note", "error", "explanation",
-)  # fmt: skip
+def insert_decision_rows(
+    session: Session, case_pks: Sequence[int], rows: Sequence[Sequence[Any]]
+) -> list[int]:
+    """Insert rows made by `decision_rows`, one per case id; returns the decision ids in order."""
+    if len(case_pks) != len(rows):
+        raise ValueError(f"{len(case_pks)} case ids for {len(rows)} decisions")
+    with_pks = [(pk, *row) for pk, row in zip(case_pks, rows, strict=True)]
+    return bulk_insert(session, _decisions, DECISION_COLUMNS, with_pks, new_ids=True)
 
 
-def _decision_row(case_pk: int, d: NewDecision, at: dt.datetime, reasons: str) -> tuple[Any, ...]:
+def _decision_row(d: NewDecision, at: dt.datetime, reasons: str) -> tuple[Any, ...]:
     model, policy = d.model, d.policy
     return (
-        case_pk,
         str(d.kind),
         str(d.outcome),
         None if d.score is None or d.score != d.score else float(d.score),
