@@ -7,6 +7,7 @@ these shapes exactly; one definition keeps them from drifting apart.
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import cached_property
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -135,6 +136,11 @@ class InputContract(BaseModel):
     @property
     def field_names(self) -> list[str]:
         return [f.name for f in self.fields]
+
+    @cached_property
+    def field_set(self) -> frozenset[str]:
+        """The field names as a set (membership tests per submitted key, made once)."""
+        return frozenset(f.name for f in self.fields)
 
     @property
     def model_inputs(self) -> list[str]:

@@ -97,10 +97,10 @@ def validate_case(record: Any, contract: InputContract) -> dict[str, Any]:
     id_problem = check_case_id(case_id, id_field)
     if id_problem:
         problems.append({"field": id_field, "message": id_problem})
-    names = contract.field_names
+    known = contract.field_set
     for key in record:
-        if key != id_field and key not in names:
-            close = difflib.get_close_matches(str(key), names, n=1, cutoff=0.6)
+        if key != id_field and key not in known:
+            close = difflib.get_close_matches(str(key), contract.field_names, n=1, cutoff=0.6)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             problems.append({"field": key, "message": f"unknown field {key!r}{hint}"})
     out: dict[str, Any] = {id_field: case_id}
@@ -112,7 +112,7 @@ def validate_case(record: Any, contract: InputContract) -> dict[str, Any]:
             out[spec.name] = None
             continue
         if spec.kind is FieldKind.NUMERIC:
-            if isinstance(value, bool) or not isinstance(value, int | float):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
                 problems.append(
                     {
                         "field": spec.name,
