@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 
 from decision_review import __version__
@@ -120,7 +121,9 @@ def create_app(
                     await task
             db.dispose()
 
-    app = FastAPI(
+    # The docs pages load Swagger UI and ReDoc from this app, not from a CDN: a bank's network (and
+    # a test machine) often reaches none, and FastAPI's own /docs is a blank page there.
+    app = FastAPIOffline(
         title="decision-review",
         version=__version__,
         description=DESCRIPTION,
