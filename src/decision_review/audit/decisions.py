@@ -167,7 +167,7 @@ class PreparedDecided:
     payload text composed, only the ids the database gives left to fill in.
 
     Why before: on SQLite a write transaction holds the database's one write lock from its first
-    statement, and composing the texts was half of a batch's time inside it; made here, another
+    statement, and composing the texts was over a quarter of the time inside it; made here, another
     worker's batch can write while this one is being prepared.
     """
 
