@@ -473,11 +473,14 @@ def _store(
     transaction; every row and text made before it begins (inputs were cleaned when read)."""
     prepared = prepare_decided(cases, decisions, at=now, received_by=actor)
     queued = ReviewState.QUEUED.value
-    items = [(i, (product, queued, now, now, *_ROUTE(r))) for i, r in enumerate(routes) if r is not None]
     with tx.write() as session:
         rows = insert_decided(session, prepared)
-        pks = rows.case_pks
-        bulk_insert(session, _items, ITEM_COLUMNS, [(pks[i], *item) for i, item in items])
+        items = [
+            (pk, product, queued, now, now, *_ROUTE(r))
+            for pk, r in zip(rows.case_pks, routes, strict=True)
+            if r is not None
+        ]
+        bulk_insert(session, _items, ITEM_COLUMNS, items)
         append_decided(session, prepared, rows)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from decision_review.errors import InvalidInput
 from decision_review.modeling.contract import too_large_for_float
 from decision_review.schemas import FieldKind, InputContract
+from decision_review.store.repository import NUL_IN_TEXT
 
 MAX_CASE_ID_LENGTH = 200
 MAX_TEXT_LENGTH = 1000
@@ -137,12 +138,7 @@ def validate_case(record: Any, contract: InputContract) -> dict[str, Any]:
                 }
             )
         elif "\x00" in value:
-            problems.append(
-                {
-                    "field": spec.name,
-                    "message": f"field {spec.name!r} holds a NUL character (U+0000); no text can hold it",
-                }
-            )
+            problems.append({"field": spec.name, "message": f"field {spec.name!r} {NUL_IN_TEXT}"})
         out[spec.name] = value
     if problems:
         raise CaseInvalid(case_id if isinstance(case_id, str) else None, problems)

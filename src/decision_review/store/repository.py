@@ -89,6 +89,9 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+NUL_IN_TEXT = "holds a NUL character (U+0000); no text can hold it"
+
+
 def clean_inputs(values: Mapping[str, Any], where: str) -> dict[str, Any]:
     """Inputs as JSON can hold them: NaN and pandas' NA (a missing value) become null.
 
@@ -105,7 +108,7 @@ def clean_inputs(values: Mapping[str, Any], where: str) -> dict[str, Any]:
                     f"{where}: field {name!r} is {value}; give a finite number or leave it empty"
                 )
         elif isinstance(value, str) and "\x00" in value:
-            raise InvalidInput(f"{where}: field {name!r} holds a NUL character (U+0000); no text can hold it")
+            raise InvalidInput(f"{where}: field {name!r} {NUL_IN_TEXT}")
         elif type(value).__name__ in {"NAType", "NaTType"}:
             value = None
         out[name] = value

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Match
@@ -43,10 +43,8 @@ class _Static(StaticFiles):
         return response
 
 
-def mount_web(app: FastAPI) -> None:
-    """Add the pages and their static files to `app` (built by `api.app.create_app`)."""
-    from fastapi import APIRouter
-
+def page_routers() -> list[APIRouter]:
+    """The routers of the pages, sign-in first (also what tests walk to reach every page)."""
     from decision_review.web import (
         routes_compliance,
         routes_overview,
@@ -55,11 +53,17 @@ def mount_web(app: FastAPI) -> None:
         routes_session,
     )
 
+    modules = (routes_session, routes_overview, routes_review, routes_compliance, routes_risk)
+    return [module.router for module in modules]
+
+
+def mount_web(app: FastAPI) -> None:
+    """Add the pages and their static files to `app` (built by `api.app.create_app`)."""
     settings = app.state.services.settings
     app.state.web = WebState(env=environment(), signer=Signer(session_secret(settings)))
     app.mount("/static", _Static(directory=STATIC), name="static")
-    for module in (routes_session, routes_overview, routes_review, routes_compliance, routes_risk):
-        app.include_router(module.router)
+    for router in page_routers():
+        app.include_router(router)
 
     fallback = APIRouter(route_class=_PageFallback, include_in_schema=False)
 
